@@ -1,0 +1,44 @@
+"""geosr: super-resolution of porosity-network images that says how far each result can be trusted.
+
+The public API is re-exported here and imported lazily, so ``import geosr`` stays fast and never
+fails because of an optional dependency:
+
+>>> import geosr
+>>> img = geosr.phantom("dentin", dims=2, size_um=20, spacing_um=0.1, seed=0)  # doctest: +SKIP
+>>> lr = geosr.degrade(img.image, scale=4, fwhm_um=0.4, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it
+_EXPORTS = {
+    "Image": "geosr.core.image",
+    "GeosrError": "geosr.core.errors",
+    "InputError": "geosr.core.errors",
+    "ConfigError": "geosr.core.errors",
+    "load": "geosr.io",
+    "save": "geosr.io",
+    "phantom": "geosr.phantoms",
+    "degrade": "geosr.degrade",
+    "upscale": "geosr.resample",
+    "downscale": "geosr.resample",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'geosr' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
