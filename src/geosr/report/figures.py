@@ -1,0 +1,101 @@
+"""Turning images into display panels: one shared display range, nearest-neighbour enlargement
+of low-resolution inputs to the same physical size, a scale bar in µm, PNG encoding.
+
+>>> import numpy as np
+>>> to_uint8(np.array([[0.0, 0.5, 1.0]]), (0.0, 1.0)).tolist()
+[[0, 128, 255]]
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+from geosr.core.image import Image
+
+__all__ = ["display_range", "to_uint8", "panel_png", "png_data_uri"]
+
+
+def display_range(values: np.ndarray, percentiles: tuple[float, float] = (0.5, 99.5)
+                  ) -> tuple[float, float]:
+    """Intensity window from percentiles of ``values`` (use the truth's, for every panel)."""
+    lo, hi = np.percentile(np.asarray(values, dtype=np.float64), percentiles)
+    if hi <= lo:
+        hi = lo + 1.0
+    return float(lo), float(hi)
+
+
+def to_uint8(values: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """Map ``window`` linearly to 0..255, clipping outside it."""
+    lo, hi = window
+    scaled = (np.asarray(values, dtype=np.float64) - lo) / (hi - lo)
+    return np.round(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _middle_slice(image: Image) -> tuple[np.ndarray, tuple[float, float]]:
+    """A 2D view (YX) and its spacing: the first channel, and the middle Z slice in 3D."""
+    data = image.numpy()
+    if image.has_channels:
+        data = data[0]
+    spacing = image.spacing_um
+    if image.dims == 3:
+        data = data[data.shape[0] // 2]
+        spacing = spacing[1:]
+    return data, (spacing[0], spacing[1])
+
+
+def _add_scale_bar(rgb: np.ndarray, pixel_um: float) -> tuple[np.ndarray, float]:
+    """Draw a white bar of a round length (1, 2, 5, 10, ... µm) near ~1/5 of the width."""
+    width = rgb.shape[1]
+    target = width * pixel_um / 5.0
+    candidates = [m * 10.0 ** e for e in range(-2, 5) for m in (1, 2, 5)]
+    length_um = max([c for c in candidates if c <= target] or [candidates[0]])
+    length_px = max(1, int(round(length_um / pixel_um)))
+    thickness = max(2, rgb.shape[0] // 80)
+    margin = max(4, rgb.shape[0] // 30)
+    y0 = rgb.shape[0] - margin - thickness
+    x0 = width - margin - length_px
+    rgb[y0:y0 + thickness, max(0, x0):x0 + length_px] = 255
+    return rgb, length_um
+
+
+def png_data_uri(gray: np.ndarray) -> str:
+    """Encode a uint8 2D (grey) or 3D (RGB) array as a ``data:image/png;base64`` URI."""
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.fromarray(gray).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def panel_png(image: Image, window: tuple[float, float], display_pixel_um: float,
+              crop_um: tuple[float, float, float, float] | None = None) -> tuple[str, str]:
+    """Render an image as a PNG data URI at a common display pixel size.
+
+    Parameters
+    ----------
+    image:
+        2D or 3D image (3D: the middle Z slice is shown).
+    window:
+        Display intensity range, shared by the panels being compared.
+    display_pixel_um:
+        Pixel size of the rendered panel in µm; coarser images are enlarged with nearest
+        neighbour (each input pixel becomes a visible block, nothing is interpolated).
+    crop_um:
+        Optional (y0, x0, height, width) region in µm relative to the image corner.
+
+    Returns the data URI and a caption fragment with the scale bar length.
+    """
+    data, (sy, sx) = _middle_slice(image)
+    if crop_um is not None:
+        y0, x0, h, w = crop_um
+        data = data[int(round(y0 / sy)):int(round((y0 + h) / sy)),
+                    int(round(x0 / sx)):int(round((x0 + w) / sx))]
+    ry = max(1, int(round(sy / display_pixel_um)))
+    rx = max(1, int(round(sx / display_pixel_um)))
+    gray = to_uint8(np.repeat(np.repeat(data, ry, axis=0), rx, axis=1), window)
+    rgb = np.stack([gray] * 3, axis=-1)
+    rgb, bar_um = _add_scale_bar(rgb, display_pixel_um)
+    return png_data_uri(rgb), f"scale bar {bar_um:g} µm"
