@@ -12,7 +12,6 @@ from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 
 from geosr.core.errors import ConfigError, GeosrError, InputError
@@ -239,14 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="geosr", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.ClickException as exc:  # bad option, missing argument
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("geosr: aborted", err=True)
         return 130
+    except typer.TyperException as exc:  # bad option, missing argument (typer's own click)
+        show = getattr(exc, "show", None)
+        show() if show else typer.echo(f"geosr: error: {exc}", err=True)
+        return 2
     except GeosrError as exc:
         typer.echo(f"geosr: error: {exc}", err=True)
         return 2

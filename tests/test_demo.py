@@ -1,0 +1,43 @@
+"""The main job: `geosr demo` writes the images, the parameters and a self-contained report."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from geosr.core import ConfigError
+from geosr.demo import run_demo
+
+
+def test_demo_writes_report_with_images_and_pixel_sizes(tmp_path):
+    start = time.perf_counter()
+    report = run_demo(tmp_path / "demo", scale=4, seed=0, show_progress=False)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 120
+    out = report.parent
+    names = sorted(p.name for p in out.iterdir())
+    for expected in ["lr.tif", "lr.tif.params.json", "report.html", "run.json", "truth",
+                     "upscaled_bicubic.tif", "upscaled_lanczos.tif", "upscaled_linear.tif",
+                     "upscaled_nearest.tif"]:
+        assert expected in names
+    page = report.read_text(encoding="utf-8")
+    images = re.findall(r"src='data:image/png;base64,", page)
+    assert len(images) >= 11  # 3 whole field + 3 zoom + 4 methods + mask
+    assert "pixel 0.4 µm" in page and "pixel 0.1 µm" in page
+    assert "http" not in page.replace("http-equiv", "")  # self-contained
+    run = json.loads((out / "run.json").read_text())
+    assert run["scale"] == 4 and run["environment"]["geosr"]
+    from geosr.io import load
+
+    low, truth = load(out / "lr.tif"), load(out / "truth" / "image.tif")
+    assert low.shape == (128, 128) and truth.shape == (512, 512)
+    assert low.spacing == pytest.approx((0.4, 0.4)) and truth.spacing == pytest.approx((0.1, 0.1))
+
+
+def test_demo_refuses_unsupported_scale_and_writes_nothing(tmp_path):
+    with pytest.raises(ConfigError, match="scale"):
+        run_demo(tmp_path / "demo", scale=3, show_progress=False)
+    assert not (tmp_path / "demo").exists()
