@@ -27,6 +27,7 @@ _EXPORTS = {
     "degrade": "geosr.degrade",
     "upscale": "geosr.resample",
     "downscale": "geosr.resample",
+    "evaluate": "geosr.assess.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -233,6 +233,16 @@ def demo(
     typer.echo(f"report: {report}")
 
 
+def _register_subcommands() -> None:
+    """Commands that live in their own modules (imported lazily inside each command body)."""
+    from geosr.cli.evaluate import evaluate as evaluate_command
+
+    app.command(name="evaluate")(evaluate_command)
+
+
+_register_subcommands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (2 for any user error, without a traceback)."""
     try:
