@@ -1,0 +1,171 @@
+"""An explicit, lazily imported model registry.
+
+Built-in architectures are listed here as ``name → "module:function"`` strings; a module is
+imported only when one of its models is built, so neither ``import geosr.models`` nor an
+optional dependency of one architecture can make the package fail to import (this module does
+not import torch). :func:`register_model` adds a builder (a plugin, a test double), and is also
+applied to the built-in builders in their own modules.
+
+A builder is a function ``f(*, dims, scale, in_channels, out_channels, **arguments)`` returning
+a :class:`torch.nn.Module` mapping ``(N, C_in, [D,] H, W)`` to
+``(N, C_out, [D·s,] H·s, W·s)``. Its extra keyword arguments are the architecture's
+arguments; :func:`build_model` refuses any other name and any value that is not a JSON
+primitive (so a model can always be saved to and rebuilt from ``model.json``).
+
+>>> "rcan" in available_models()
+True
+>>> model = build_model("espcn", dims=2, scale=3)
+>>> model.geosr_config["scale"], sum(p.numel() for p in model.parameters())
+(3, 22729)
+>>> build_model("espcn", dims=2, scale=3, depth=9)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+geosr.core.errors.ConfigError: depth: unknown argument of model 'espcn'; allowed: features, ...
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, Callable
+
+from geosr.core.errors import ConfigError
+
+__all__ = ["register_model", "available_models", "build_model", "get_builder", "narrow_arguments",
+           "model_arguments", "check_json_primitive"]
+
+#: Built-in architectures: name → "module:function", imported on demand.
+_BUILTIN: dict[str, str] = {
+    "fsrcnn": "geosr.models.fsrcnn:fsrcnn",
+    "espcn": "geosr.models.espcn:espcn",
+    "edsr": "geosr.models.edsr:edsr",
+    "rcan": "geosr.models.rcan:rcan",
+    "unet_pix2pix": "geosr.models.unet:unet_pix2pix",
+    "care": "geosr.models.unet:care",
+}
+#: Builders already imported or registered at run time: name → callable.
+_LOADED: dict[str, Callable[..., Any]] = {}
+
+#: Width arguments that leave the receptive field unchanged: name → arguments.
+_NARROW: dict[str, dict[str, Any]] = {}
+
+#: Arguments every builder receives from :func:`build_model`.
+COMMON = ("dims", "scale", "in_channels", "out_channels")
+
+
+def register_model(name: str, *, narrow: dict[str, Any] | None = None
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering ``builder`` under ``name``.
+
+    ``narrow``: arguments that make the network thin without changing its receptive field
+    (e.g. ``{"features": 4}``), used to measure the field cheaply.
+
+    >>> @register_model("my_net", narrow={"width": 2})          # doctest: +SKIP
+    ... def my_net(*, dims, scale, in_channels, out_channels, width=8): ...
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(f"model names are identifiers, got {name!r}", where="register_model")
+
+    def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
+        params = inspect.signature(builder).parameters
+        missing = [p for p in COMMON if p not in params]
+        if missing:
+            raise ConfigError(f"builder {builder.__qualname__} lacks keyword(s) {missing}",
+                              where=f"register_model({name!r})")
+        target = f"{builder.__module__}:{builder.__name__}"
+        if name in _BUILTIN and _BUILTIN[name] != target:
+            raise ConfigError(f"{name!r} is a built-in model ({_BUILTIN[name]})",
+                              where="register_model", hint="choose another name")
+        _LOADED[name] = builder
+        _NARROW[name] = dict(narrow or {})
+        return builder
+
+    return decorator
+
+
+def narrow_arguments(name: str) -> dict[str, Any]:
+    """The ``narrow`` arguments registered with ``name`` (imports its module)."""
+    get_builder(name)
+    return dict(_NARROW.get(name, {}))
+
+
+def available_models() -> list[str]:
+    """Names of every registered architecture, sorted (imports nothing)."""
+    return sorted(set(_BUILTIN) | set(_LOADED))
+
+
+def get_builder(name: str) -> Callable[..., Any]:
+    """The builder function of ``name`` (imports its module on first use)."""
+    if name in _LOADED:
+        return _LOADED[name]
+    if name not in _BUILTIN:
+        raise ConfigError(f"unknown model {name!r}", where="model",
+                          hint="available: " + ", ".join(available_models()))
+    module_name, function = _BUILTIN[name].split(":")
+    module = importlib.import_module(module_name)   # runs @register_model
+    builder = _LOADED.get(name) or getattr(module, function)
+    _LOADED[name] = builder
+    return builder
+
+
+def model_arguments(name: str) -> dict[str, Any]:
+    """The architecture-specific arguments of ``name`` with their defaults (``None`` = taken
+    from the preset)."""
+    params = inspect.signature(get_builder(name)).parameters
+    return {k: (None if p.default is inspect.Parameter.empty else p.default)
+            for k, p in params.items() if k not in COMMON}
+
+
+def check_json_primitive(key: str, value: Any) -> Any:
+    """``value`` if it is a JSON primitive (str, int, float, bool, None) or a flat list/tuple of
+    them (returned as a tuple); :class:`ConfigError` otherwise."""
+    primitive = (str, int, float, bool, type(None))
+    if isinstance(value, primitive):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, primitive) for v in value):
+        return tuple(value)
+    raise ConfigError(f"must be a JSON primitive (str, number, bool, null) or a flat list of "
+                      f"them, got {type(value).__name__}", where=key)
+
+
+def build_model(name: str, *, dims: int, scale: int | tuple[int, ...], in_channels: int = 1,
+                out_channels: int | None = None, **arguments: Any) -> Any:
+    """Build the registered architecture ``name`` (a :class:`torch.nn.Module`).
+
+    Parameters
+    ----------
+    name:
+        One of :func:`available_models`.
+    dims:
+        2 or 3 spatial dimensions.
+    scale:
+        Integer upsampling factor, or one per spatial axis (e.g. ``(1, 4, 4)``).
+    in_channels, out_channels:
+        Channels of the input and output (``out_channels`` defaults to ``in_channels``).
+    **arguments:
+        Architecture arguments (see :func:`model_arguments`); unknown names → ConfigError.
+
+    The module gets a ``geosr_config`` attribute (name, dims, scale, channels, arguments) that
+    :func:`geosr.models.save_model` records.
+    """
+    from geosr.models.layers import check_int, normalize_scale
+
+    builder = get_builder(name)
+    allowed = model_arguments(name)
+    for key in arguments:
+        if key not in allowed:
+            raise ConfigError(f"unknown argument of model {name!r}", where=key,
+                              hint="allowed: " + (", ".join(allowed) or "none"))
+    arguments = {k: check_json_primitive(k, v) for k, v in arguments.items()}
+    scale_t = normalize_scale(list(scale) if isinstance(scale, tuple) else scale, dims)
+    in_channels = check_int("in_channels", in_channels)
+    out_channels = check_int("out_channels",
+                             in_channels if out_channels is None else out_channels)
+    module = builder(dims=dims, scale=scale_t, in_channels=in_channels,
+                     out_channels=out_channels, **arguments)
+    module.geosr_config = {
+        "architecture": name, "dims": dims,
+        "scale": scale_t[0] if len(set(scale_t)) == 1 else list(scale_t),
+        "in_channels": in_channels, "out_channels": out_channels,
+        "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()},
+    }
+    return module

@@ -1,0 +1,35 @@
+"""Tiled 2D/3D super-resolution with a trained model.
+
+- :func:`predict` — one image (array or :class:`geosr.core.Image`) → super-resolved
+  :class:`~geosr.core.Image`, tiled with receptive-field-derived overlap and linear-ramp
+  blending, memory bounded by ``max_memory_mb``, normalisation undone, spacing/origin updated.
+- :func:`predict_files` — a file or a folder, resumable (complete outputs skipped), atomic.
+- :mod:`geosr.predict.tiling` — the tile plan and blending weights (numpy only).
+
+Importing this package does not import torch.
+
+>>> from geosr.predict import predict            # doctest: +SKIP
+>>> sr = predict(lr_image, "runs/model", max_memory_mb=512)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {"predict": "geosr.predict.core", "predict_files": "geosr.predict.batch",
+         "DEFAULT_MAX_MEMORY_MB": "geosr.predict.core"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'geosr.predict' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
