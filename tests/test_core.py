@@ -119,3 +119,15 @@ def test_import_geosr_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["0", "0"]
+
+
+def test_front_door_functions_survive_their_subpackage_being_imported():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, geosr.degrade, geosr.predict, geosr; "
+            "low = geosr.degrade(np.ones((8, 8), np.float32), scale=2); "
+            "print(low.shape, callable(geosr.predict), geosr.degrade.degrade is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "(4, 4) True True"

@@ -28,6 +28,8 @@ _EXPORTS = {
     "upscale": "geosr.resample",
     "downscale": "geosr.resample",
     "evaluate": "geosr.assess.evaluation",
+    "predict": "geosr.predict",
+    "load_model": "geosr.models.files",
 }
 
 __all__ = ["__version__", *_EXPORTS]

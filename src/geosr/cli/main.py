@@ -236,7 +236,9 @@ def demo(
 def _register_subcommands() -> None:
     """Commands that live in their own modules (imported lazily inside each command body)."""
     from geosr.cli.evaluate import evaluate as evaluate_command
+    from geosr.cli.predict import predict as predict_command
 
+    app.command(name="predict")(predict_command)
     app.command(name="evaluate")(evaluate_command)
 
 

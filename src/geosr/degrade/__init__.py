@@ -48,3 +48,9 @@ __all__ = [
     "FWHM_PER_SIGMA", "DEFAULT_REFRACTIVE_INDEX", "fwhm_to_sigma", "sigma_to_fwhm",
     "gaussian_kernel1d", "microscope_sigma_um",
 ]
+
+import sys as _sys
+
+from geosr.core.callable_module import make_callable as _make_callable
+
+_make_callable(_sys.modules[__name__], "degrade")  # geosr.degrade(...) is the function's front door

@@ -33,3 +33,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+import sys as _sys
+
+from geosr.core.callable_module import make_callable as _make_callable
+
+_make_callable(_sys.modules[__name__], "predict")  # geosr.predict(...) is the function's front door
