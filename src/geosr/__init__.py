@@ -29,6 +29,7 @@ _EXPORTS = {
     "downscale": "geosr.resample",
     "evaluate": "geosr.assess.evaluation",
     "predict": "geosr.predict",
+    "train": "geosr.train",
     "load_model": "geosr.models.files",
 }
 

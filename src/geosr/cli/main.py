@@ -237,7 +237,9 @@ def _register_subcommands() -> None:
     """Commands that live in their own modules (imported lazily inside each command body)."""
     from geosr.cli.evaluate import evaluate as evaluate_command
     from geosr.cli.predict import predict as predict_command
+    from geosr.cli.train import train as train_command
 
+    app.command(name="train")(train_command)
     app.command(name="predict")(predict_command)
     app.command(name="evaluate")(evaluate_command)
 

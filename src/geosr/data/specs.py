@@ -1,0 +1,110 @@
+"""Validated recipes shared by the data sources: parameter ranges for the forward model and
+the train/validation split.
+
+- :class:`DegradationRanges`: every :func:`geosr.degrade.degrade` parameter, fixed or drawn
+  from a range (see :mod:`geosr.data.ranges`), and how many degraded versions (``variants``)
+  of each training image to draw.
+- :class:`SplitConfig`: validation held out by image (``names`` or a ``fraction``) or by field
+  of view (``fields`` × ``fields`` in-plane tiles per image).
+
+Example
+-------
+>>> ranges = DegradationRanges(fwhm_um=[0.3, 0.6], photons={"low": 50, "high": 500, "log": True})
+>>> sorted(ranges.spec())
+['fwhm_um', 'microscope', 'offset', 'photons', 'read_noise']
+>>> SplitConfig(by="field").fields
+3
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from geosr.data.ranges import check_spec, draw
+
+__all__ = ["RangeSpec", "FixedSpec", "Param", "DegradationRanges", "SplitConfig"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RangeSpec(_Strict):
+    """A range to draw from: uniform in ``[low, high]`` (log-uniform with ``log: true``)."""
+
+    low: Union[float, list[float]]
+    high: Union[float, list[float]]
+    log: bool = False
+
+
+class FixedSpec(_Strict):
+    """A fixed value, possibly per axis: ``{value: [z, y, x]}``."""
+
+    value: Union[float, list[float]]
+
+
+#: A degradation parameter: a number, ``[low, high]``, ``{low, high, log}`` or ``{value}``.
+Param = Union[float, Annotated[list[float], Field(min_length=2, max_length=2)], RangeSpec,
+              FixedSpec]
+
+
+class DegradationRanges(_Strict):
+    """The forward model's parameters (see :func:`geosr.degrade.degrade`), each fixed or a range.
+
+    Units: ``fwhm_um`` µm, ``wavelength_nm`` nm, ``photons`` photo-electrons per unit intensity,
+    ``read_noise``/``offset``/``saturation`` intensity units. ``variants``: how many degraded
+    versions of each training image are drawn.
+    """
+
+    fwhm_um: Optional[Param] = None
+    wavelength_nm: Optional[Param] = None
+    na: Optional[Param] = None
+    microscope: Literal["widefield", "confocal"] = "widefield"
+    refractive_index: Optional[Param] = None
+    pinhole_au: Optional[Param] = None
+    photons: Optional[Param] = None
+    read_noise: Param = 0.0
+    offset: Param = 0.0
+    bit_depth: Optional[Annotated[int, Field(ge=1, le=16)]] = None
+    saturation: Optional[Param] = None
+    variants: Annotated[int, Field(ge=1, le=1000)] = 4
+
+    @model_validator(mode="after")
+    def _check(self) -> "DegradationRanges":
+        check_spec(self.spec(), where="data.degradation")
+        # build the forward model once with a draw, so a wrong combination (confocal without
+        # wavelength_nm and na, fwhm_um together with them...) fails here, not after loading
+        import numpy as np
+
+        from geosr.core.errors import ConfigError
+        from geosr.degrade import degradation_model
+
+        try:
+            degradation_model(scale=2, **draw(self.spec(), np.random.default_rng(0)))
+        except ConfigError as err:
+            raise ValueError(f"data.degradation.{err.where}: {err.message}"
+                             + (f"; {err.hint}" if err.hint else "")) from None
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """The parameter spec for :func:`geosr.data.ranges.draw` (unset parameters dropped)."""
+        return {k: v for k, v in self.model_dump(exclude={"variants"}).items() if v is not None}
+
+
+class SplitConfig(_Strict):
+    """How validation is held out: whole images (``by: image``: ``names`` or a ``fraction``) or
+    fields of view (``by: field``: each image cut into ``fields`` × ``fields`` in-plane tiles, a
+    ``fraction`` of them held out)."""
+
+    by: Literal["image", "field"] = "image"
+    fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    names: Optional[list[str]] = None
+    fields: Annotated[int, Field(ge=2, le=64)] = 3
+
+    @model_validator(mode="after")
+    def _check(self) -> "SplitConfig":
+        if self.names and self.by != "image":
+            raise ValueError("names: only apply to split.by = image")
+        return self

@@ -1,0 +1,51 @@
+"""Training: the paired loop, its config, checkpoints, schedules and logs.
+
+- :func:`train` — ``train(config=None, *, resume=False, **overrides) -> Path`` (the model
+  folder); a YAML path, a mapping, a :class:`TrainConfig` or keywords only
+  (``train(data="dentin", scale=4, model="fsrcnn", steps=500, out="runs/d4")``).
+- :class:`TrainConfig`, :func:`load_config`, :func:`parse_config`.
+- Checkpoints: :func:`save_checkpoint`, :func:`load_checkpoint`, :func:`latest_checkpoint`.
+
+Importing this package does not import torch; the loop does, on first use. The package itself
+is callable (``geosr.train(data=..., scale=4)`` calls :func:`train`), because once the
+subpackage is imported, ``geosr.train`` names this module rather than the function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+_EXPORTS = {
+    "train": "geosr.train.loop",
+    "Trainer": "geosr.train.loop",
+    "TrainConfig": "geosr.train.config",
+    "load_config": "geosr.train.config",
+    "parse_config": "geosr.train.config",
+    "config_from_any": "geosr.train.overrides",
+    "save_checkpoint": "geosr.train.checkpoint",
+    "load_checkpoint": "geosr.train.checkpoint",
+    "latest_checkpoint": "geosr.train.checkpoint",
+    "Schedule": "geosr.train.schedule",
+    "read_log": "geosr.train.log",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'geosr.train' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+from geosr.core.callable_module import make_callable as _make_callable  # noqa: E402
+
+_make_callable(sys.modules[__name__], "train")
