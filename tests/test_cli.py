@@ -92,8 +92,8 @@ def test_phantom_degrade_upscale_downscale_chain(tmp_path, capsys):
     out = tmp_path / "ph"
     assert main(["phantom", "dentin", "--dims", "2", "--size-um", "12.8", "--spacing-um",
                  "0.1", "--seed", "3", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["graph.json", "image.tif", "mask.tif",
-                                                     "params.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["graph.json", "image.tif", "labels.tif",
+                                                     "mask.tif", "params.json"]
     image = load(out / "image.tif")
     assert image.shape == (128, 128) and image.spacing == pytest.approx((0.1, 0.1))
     graph = json.loads((out / "graph.json").read_text())

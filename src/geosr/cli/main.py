@@ -105,7 +105,7 @@ def info(file: Path = typer.Argument(..., help="Image file (TIFF, OME-TIFF, PNG,
 def phantom(
     kind: PhantomKind = typer.Argument(..., help="Network to simulate."),
     out: Path = typer.Option(..., "--out", help="Output folder (image.tif, mask.tif, "
-                             "graph.json, params.json)."),
+                             "labels.tif, graph.json, params.json)."),
     dims: int = typer.Option(2, "--dims", help="2 or 3."),
     size_um: Optional[List[float]] = typer.Option(None, "--size-um", help="Field of view in "
                                                   "µm (one value, or one per axis)."),
@@ -114,6 +114,8 @@ def phantom(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same bytes)."),
     dark: bool = typer.Option(False, "--dark", help="Dark pores on a bright matrix "
                               "(absorption CT) instead of bright pores (fluorescence)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing, "
+                                   "non-empty output folder."),
 ) -> None:
     """Generate a network phantom with its ground-truth mask and graph."""
     from geosr.phantoms import phantom as make_phantom
@@ -123,7 +125,7 @@ def phantom(
     result = make_phantom(kind.value, dims=dims, size_um=_floats(size_um, "--size-um"),
                           spacing_um=_floats(spacing_um, "--spacing-um"), seed=seed,
                           bright=not dark)
-    written = result.save(out)
+    written = result.save(out, overwrite=overwrite)
     shape = "x".join(str(n) for n in result.image.shape)
     typer.echo(f"{kind.value} {dims}D phantom {shape} at "
                f"{'x'.join(f'{s:g}' for s in result.image.spacing)} um -> {out}")
