@@ -14,26 +14,37 @@ from geosr.demo import run_demo
 
 def test_demo_writes_report_with_images_and_pixel_sizes(tmp_path):
     start = time.perf_counter()
-    report = run_demo(tmp_path / "demo", scale=4, seed=0, show_progress=False)
+    report = run_demo(tmp_path / "demo", scale=4, seed=0, train_steps=40, show_progress=False)
     elapsed = time.perf_counter() - start
     assert elapsed < 120
     out = report.parent
     names = sorted(p.name for p in out.iterdir())
-    for expected in ["lr.tif", "lr.tif.params.json", "report.html", "run.json", "truth",
+    for expected in ["lr.tif", "lr.tif.params.json", "metrics.json", "predicted_fsrcnn.tif",
+                     "report.html", "run.json", "training", "truth",
                      "upscaled_bicubic.tif", "upscaled_lanczos.tif", "upscaled_linear.tif",
                      "upscaled_nearest.tif"]:
         assert expected in names
     page = report.read_text(encoding="utf-8")
     images = re.findall(r"src='data:image/png;base64,", page)
-    assert len(images) >= 11  # 3 whole field + 3 zoom + 4 methods + mask
+    assert len(images) >= 13  # 4 whole field + 4 zoom + 4 methods + mask
+    assert "fsrcnn (trained on other phantoms)" in page and "PSNR" in page
     assert "pixel 0.4 µm" in page and "pixel 0.1 µm" in page
     assert "http" not in page.replace("http-equiv", "")  # self-contained
     run = json.loads((out / "run.json").read_text())
-    assert run["scale"] == 4 and run["environment"]["geosr"]
+    assert run["scale"] == 4 and run["environment"]["geosr"] and run["train_steps"] == 40
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"bicubic", "fsrcnn", "convention"}
+    assert 10 < metrics["bicubic"]["psnr_db"] < 40 and 0 < metrics["fsrcnn"]["ssim"] <= 1
+    from geosr.models.files import load_model
+
+    model = load_model(out / "training" / "model")
+    assert model.architecture == "fsrcnn" and model.spec["seed"] == 0
     from geosr.io import load
 
     low, truth = load(out / "lr.tif"), load(out / "truth" / "image.tif")
-    assert low.shape == (128, 128) and truth.shape == (512, 512)
+    predicted = load(out / "predicted_fsrcnn.tif")
+    assert low.shape == (128, 128) and truth.shape == predicted.shape == (512, 512)
+    assert predicted.spacing == pytest.approx((0.1, 0.1))
     assert low.spacing == pytest.approx((0.4, 0.4)) and truth.spacing == pytest.approx((0.1, 0.1))
 
 

@@ -226,12 +226,14 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output folder."),
     scale: int = typer.Option(4, "--scale", help="Super-resolution factor (2, 4 or 8)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Training steps of "
+                                              "the default model (0 skips training)."),
 ) -> None:
     """The main job on an embedded default: dentin phantom -> simulated low-resolution
-    acquisition -> classical upsampling -> report.html."""
+    acquisition -> classical upsampling and a trained light model -> report.html."""
     from geosr.demo import run_demo
 
-    report = run_demo(out, scale=scale, seed=seed)
+    report = run_demo(out, scale=scale, seed=seed, train_steps=train_steps)
     typer.echo(f"report: {report}")
 
 

@@ -11,7 +11,7 @@ Sections (every one has defaults except ``data``)::
     loss: l1                     # or [{name: l1, weight: 1}, {name: ssim, weight: 0.2}]
     patch: {size: 64, foreground_bias: 0.8, foreground_percentile: 95}   # HR pixels
     augment: {flips: true, rot90: true, in_plane_only: null}
-    normalization: {p_low: 1.0, p_high: 99.8, target: own}
+    normalization: {p_low: 1.0, p_high: 99.8, target: input}
     train: {steps: 2000, batch_size: 16, lr: 1.0e-3, schedule: cosine, checkpoint_every: 100,
             device: auto, threads: null, ...}
     validation: {every: 100, metric: psnr, patience: 10, max_size: null, keep: best}
@@ -123,12 +123,14 @@ class AugmentConfig(_Strict):
 
 
 class NormalizationConfig(_Strict):
-    """Percentile normalisation (stored in the model file). ``target``: ``own`` (HR mapped by its
-    own percentiles, CSBDeep) or ``input`` (HR mapped with the LR image's lo/hi)."""
+    """Percentile normalisation (stored in the model file). ``target``: ``input`` (default: HR
+    mapped with the LR image's lo/hi, so that prediction, which undoes the normalisation with the
+    input's lo/hi, returns intensities in the input's units) or ``own`` (HR mapped by its own
+    percentiles, the CSBDeep convention: outputs are then only defined up to an affine map)."""
 
     p_low: Annotated[float, Field(ge=0, lt=100)] = 1.0
     p_high: Annotated[float, Field(gt=0, le=100)] = 99.8
-    target: Literal["own", "input"] = "own"
+    target: Literal["own", "input"] = "input"
 
     @model_validator(mode="after")
     def _order(self) -> "NormalizationConfig":
