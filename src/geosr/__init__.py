@@ -10,8 +10,8 @@ fails because of an optional dependency:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geosr.core.lazy import lazy_exports
+
 
 __version__ = "0.1.0"
 
@@ -36,13 +36,4 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'geosr' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

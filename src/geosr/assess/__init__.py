@@ -18,8 +18,8 @@ Modules: :mod:`~geosr.assess.iqa` (PSNR, MSE, MAE, NRMSE, Pearson, GMSD),
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geosr.core.lazy import lazy_exports
+
 
 _EXPORTS = {
     "Convention": "geosr.assess.conventions",
@@ -52,13 +52,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'geosr.assess' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -27,7 +27,7 @@ import numpy as np
 
 from geosr.core.errors import InputError
 
-__all__ = ["Image", "VALID_AXES", "UNIT_TO_UM", "normalize_unit", "default_axes"]
+__all__ = ["Image", "VALID_AXES", "UNIT_TO_UM", "normalize_unit", "default_axes", "as_image"]
 
 VALID_AXES = ("YX", "ZYX", "CYX", "CZYX")
 
@@ -249,3 +249,19 @@ class Image:
         else:
             spacing_t = tuple(float(s) for s in spacing)  # type: ignore[union-attr]
         return cls(array, axes, spacing=spacing_t, unit=unit, **kwargs)
+
+
+def as_image(value: Any, where: str = "image") -> Image:
+    """``value`` as an :class:`Image`: an Image is returned as is, an array is wrapped with the
+    axes guessed from its rank (``YX``/``ZYX``) and unit spacing; anything else is an
+    :class:`InputError` naming ``where``.
+
+    >>> as_image(np.zeros((2, 3))).axes
+    'YX'
+    """
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, np.ndarray) or hasattr(value, "shape"):
+        return Image.from_array(value)
+    raise InputError(f"expected a geosr Image or a numpy array, got {type(value).__name__}",
+                     where=where)

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geosr.core.lazy import lazy_exports
+
 
 # name -> module; imported on first use so that importing one piece (e.g. the normaliser,
 # needed to load a model) does not import the whole pipeline.
@@ -51,13 +51,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'geosr.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

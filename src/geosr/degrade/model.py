@@ -34,9 +34,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from geosr.core.errors import ConfigError, InputError
+from geosr.core.errors import ConfigError
 from geosr.core.files import to_jsonable
-from geosr.core.image import Image
+from geosr.core.image import Image, as_image
 from geosr.degrade.operator import SeparableOperator
 from geosr.degrade.psf import DEFAULT_REFRACTIVE_INDEX, MICROSCOPE_KINDS
 from geosr.degrade.steps import (
@@ -60,15 +60,6 @@ def _resolve_seed(seed: Any) -> tuple[np.random.Generator, int | None, str]:
         raise ConfigError(f"seed must be a non-negative int, a numpy Generator or None, got "
                           f"{seed!r}", where="seed")
     return np.random.default_rng(int(seed)), int(seed), "int"
-
-
-def _as_image(image: Any) -> Image:
-    if isinstance(image, Image):
-        return image
-    if isinstance(image, np.ndarray) or hasattr(image, "shape"):
-        return Image.from_array(image)
-    raise InputError(f"expected a geosr Image or a numpy array, got {type(image).__name__}",
-                     where="image")
 
 
 def _describe(image: Image) -> dict[str, Any]:
@@ -113,7 +104,7 @@ class ForwardModel:
         it) or None (a fresh seed is drawn *and recorded*, so the result is still
         reproducible from the record). Raises :class:`InputError` for NaN/Inf pixels.
         """
-        image = _as_image(image).check_finite(where="image")
+        image = as_image(image).check_finite(where="image")
         gen, recorded_seed, seed_source = _resolve_seed(seed)
         current = image.replace(data=np.asarray(image.numpy(), dtype=np.float64))
         step_records = []
@@ -340,7 +331,7 @@ def degrade(image: Image | np.ndarray, *, scale: int | tuple[int, ...],
     >>> lr.shape, lr.metadata["degradation"]["fwhm_um"]
     ((1, 4, 4), [4.0, 2.0, 2.0])
     """
-    image = _as_image(image)
+    image = as_image(image)
     gen_seed = seed
     if seed is None:  # draw it here so "arguments" can replay it
         gen_seed = int(np.random.SeedSequence().entropy % (2 ** 63))

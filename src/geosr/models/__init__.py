@@ -16,9 +16,7 @@ Importing this package imports neither torch nor any architecture; they load on 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from geosr.core.lazy import lazy_exports
 from geosr.models.registry import (available_models, build_model, model_arguments,
                                    register_model)
 
@@ -34,14 +32,4 @@ _LAZY = {
 
 __all__ = ["available_models", "build_model", "model_arguments", "register_model", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'geosr.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -14,8 +14,8 @@ Importing this package does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geosr.core.lazy import lazy_exports
+
 
 _LAZY = {"predict": "geosr.predict.core", "predict_files": "geosr.predict.batch",
          "DEFAULT_MAX_MEMORY_MB": "geosr.predict.core"}
@@ -23,16 +23,7 @@ _LAZY = {"predict": "geosr.predict.core", "predict_files": "geosr.predict.batch"
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'geosr.predict' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 import sys as _sys

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
-from geosr.core.image import Image
+from geosr.core.image import Image, as_image
 from geosr.predict.tiling import AxisPlan, axis_weight_sums, axis_weights, plan_tiles
 
 __all__ = ["predict", "DEFAULT_MAX_MEMORY_MB", "resolve_model", "check_compatible",
@@ -48,15 +48,6 @@ def resolve_model(model: Any, device: Any = "auto") -> Any:
         model.module.to(target)
     model.module.eval()
     return model
-
-
-def _as_image(image: Any) -> Image:
-    if isinstance(image, Image):
-        return image
-    if isinstance(image, np.ndarray) or hasattr(image, "shape"):
-        return Image.from_array(image)
-    raise InputError(f"expected a geosr Image or a numpy array, got {type(image).__name__}",
-                     where="image")
 
 
 def check_compatible(image: Image, model: Any, where: str = "image",
@@ -247,7 +238,7 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
     """
     from geosr import __version__
 
-    image = _as_image(image)
+    image = as_image(image)
     loaded = resolve_model(model, device)
     check_compatible(image, loaded, scale=scale)
     image.check_finite()

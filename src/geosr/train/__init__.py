@@ -13,9 +13,9 @@ subpackage is imported, ``geosr.train`` names this module rather than the functi
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Any
+
+from geosr.core.lazy import lazy_exports
 
 _EXPORTS = {
     "train": "geosr.train.loop",
@@ -34,16 +34,7 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'geosr.train' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 from geosr.core.callable_module import make_callable as _make_callable  # noqa: E402
