@@ -131,3 +131,15 @@ def test_front_door_functions_survive_their_subpackage_being_imported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "(4, 4) True True"
+
+
+def test_assess_front_door_is_callable_after_import_of_the_stage():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, geosr.assess, geosr; m = np.zeros((32, 32), np.uint8); "
+            "m[8:24, 10:12] = 1; r = geosr.assess(m, m, segmentation={'method': 'mask'}, "
+            "metrics=['porosity']); print(type(r).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()

@@ -28,6 +28,8 @@ _EXPORTS = {
     "upscale": "geosr.resample",
     "downscale": "geosr.resample",
     "evaluate": "geosr.assess.evaluation",
+    "assess": "geosr.assess.network",
+    "assess_network": "geosr.assess.network",
     "predict": "geosr.predict",
     "train": "geosr.train",
     "load_model": "geosr.models.files",

@@ -18,6 +18,9 @@ Modules: :mod:`~geosr.assess.iqa` (PSNR, MSE, MAE, NRMSE, Pearson, GMSD),
 
 from __future__ import annotations
 
+import sys
+
+from geosr.core.callable_module import make_callable
 from geosr.core.lazy import lazy_exports
 
 
@@ -47,9 +50,14 @@ _EXPORTS = {
     "decorrelation": "geosr.assess.decorr",
     "EvaluationResult": "geosr.assess.evaluation",
     "evaluate": "geosr.assess.evaluation",
+    "assess": "geosr.assess.network",
+    "assess_network": "geosr.assess.network",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+# geosr.assess(...) is the network-assessment front door, whichever object geosr.assess names
+make_callable(sys.modules[__name__], "assess")

@@ -239,6 +239,7 @@ def demo(
 
 def _register_subcommands() -> None:
     """Commands that live in their own modules (imported lazily inside each command body)."""
+    from geosr.cli.assess import assess as assess_command
     from geosr.cli.evaluate import evaluate as evaluate_command
     from geosr.cli.predict import predict as predict_command
     from geosr.cli.train import train as train_command
@@ -246,6 +247,7 @@ def _register_subcommands() -> None:
     app.command(name="train")(train_command)
     app.command(name="predict")(predict_command)
     app.command(name="evaluate")(evaluate_command)
+    app.command(name="assess")(assess_command)
 
 
 _register_subcommands()
