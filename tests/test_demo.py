@@ -28,6 +28,10 @@ def test_demo_writes_report_with_images_and_pixel_sizes(tmp_path):
     images = re.findall(r"src='data:image/png;base64,", page)
     assert len(images) >= 13  # 4 whole field + 4 zoom + 4 methods + mask
     assert "fsrcnn (trained on other phantoms)" in page and "PSNR" in page
+    assert "clDice" in page and "Betti error" in page
+    network = json.loads((out / "network_metrics.json").read_text())
+    assert network["bicubic"]["connected components"]["truth"] >= 1
+    assert 0 <= network["fsrcnn"]["clDice"]["prediction"] <= 1  # 40 steps: barely trained
     assert "pixel 0.4 µm" in page and "pixel 0.1 µm" in page
     assert "http" not in page.replace("http-equiv", "")  # self-contained
     run = json.loads((out / "run.json").read_text())
