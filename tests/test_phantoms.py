@@ -474,15 +474,7 @@ def test_kind_parameters_table():
 
 
 # ------------------------------------------------------------------- saving
-def _io_or_skip():
-    try:
-        from geosr.io import load, save  # noqa: F401
-    except ImportError as err:  # geosr.io is written by another stage
-        pytest.skip(f"geosr.io not importable yet ({err})")
-
-
 def test_save_writes_all_files_atomically(tmp_path):
-    _io_or_skip()
     ph = small("lcn", 2)
     out = tmp_path / "ph"
     paths = ph.save(out)
@@ -505,7 +497,6 @@ def test_save_writes_all_files_atomically(tmp_path):
 
 
 def test_save_failure_leaves_nothing(tmp_path, monkeypatch):
-    _io_or_skip()
     import geosr.io
 
     def boom(image, path, *a, **k):
