@@ -193,35 +193,18 @@ def decorrelation(image: Any, *, spacing: float | Sequence[float] | None = None,
     DecorrelationResult
         ``kc`` (fraction of Nyquist) and ``resolution = 2 p / kc`` in ``unit``.
     """
-    from geosr.core.image import Image
+    from geosr.assess.resolution import _array_spacing
 
-    if isinstance(image, Image):
-        if image.has_channels:
-            raise InputError(f"has channels (axes {image.axes})", where="image",
-                             hint="pass one channel at a time")
-        x = image.numpy()
-        spacing = image.spacing if spacing is None else spacing
-        unit = image.unit if unit is None else unit
-    else:
-        x = np.asarray(image)
-        unit = ("pixel" if spacing is None else "um") if unit is None else unit
-        spacing = 1.0 if spacing is None else spacing
-    if x.ndim not in (2, 3) or min(x.shape) < 16:
+    x, sp, unit = _array_spacing(image, spacing, unit, "image")
+    if min(x.shape) < 16:
         raise InputError(f"expected a 2D or 3D image of at least 16 pixels per axis, got shape "
                          f"{x.shape}", where="image")
-    if x.dtype.kind not in "biuf" or not np.isfinite(x).all():
-        raise InputError("must be real and finite (no NaN/Inf)", where="image")
-    sp = np.atleast_1d(np.asarray(spacing, dtype=np.float64))
-    if sp.size not in (1, x.ndim) or not np.all(sp > 0):
-        raise ConfigError(f"needs one positive spacing (or one per axis), got {spacing}",
-                          where="spacing")
     if not np.allclose(sp, sp[0], rtol=1e-6):
         raise ConfigError(f"decorrelation analysis needs isotropic pixels, got {tuple(sp)}",
                           where="spacing", hint="analyse 2D slices with square pixels")
     if n_radii < 10 or n_highpass < 2:
         raise ConfigError("needs n_radii >= 10 and n_highpass >= 2", where="n_radii")
     p = float(sp[0])
-    x = x.astype(np.float64)
     x = x[tuple(slice(0, n - 1 + n % 2) for n in x.shape)]   # odd sizes
     spec = _Spectrum(_apodize(x, apodize))
 
