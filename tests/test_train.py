@@ -80,7 +80,7 @@ def test_example_configs_are_valid(path):
     ({"train": {"schedule": "linear"}},
      "train.schedule: Input should be 'cosine', 'step' or 'constant' (got 'linear')"),
     ({"train": {"lrate": 0.1}}, "train.lrate: unknown field; allowed: steps, batch_size, lr"),
-    ({"validaton": {}}, "validaton: unknown field; allowed: version, seed, scale"),
+    ({"validaton": {}}, "validaton: unknown field; allowed: version, algorithm, seed, scale"),
     ({"patch": {"size": 30}}, "patch.size: 30 is not divisible by scale 4; use 28 or 32"),
     ({"model": {"name": "srgan"}}, "model.name: unknown model 'srgan'; allowed: care, edsr"),
     ({"loss": "perceptual"}, "loss: unknown loss 'perceptual'; allowed: charbonnier, l1"),

@@ -3,6 +3,7 @@
 Sections (every one has defaults except ``data``)::
 
     version: 1
+    algorithm: supervised        # pix2pix | cyclegan | zssr | isotropic (geosr.train.TRAINERS)
     seed: 0                      # every random stream derives from it
     scale: 4                     # integer SR factor (2..16)
     dims: null                   # 2 or 3; null = from the data
@@ -208,6 +209,7 @@ class TrainConfig(_Strict):
     """A complete, validated training configuration (see the module docstring)."""
 
     version: Literal[1] = 1
+    algorithm: Literal["supervised", "pix2pix", "cyclegan", "zssr", "isotropic"] = "supervised"
     seed: Annotated[int, Field(ge=0)] = 0
     scale: Annotated[int, Field(ge=2, le=16)] = 4
     dims: Optional[Literal[2, 3]] = None

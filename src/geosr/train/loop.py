@@ -84,7 +84,28 @@ def train(config: TrainConfig | dict | str | Path | None = None, *, resume: bool
     PosixPath('runs/d4/model')
     """
     cfg = config_from_any(config, **overrides)
-    return Trainer(cfg, resume=resume, show_progress=show_progress).run()
+    return trainer_class(cfg.algorithm)(cfg, resume=resume, show_progress=show_progress).run()
+
+
+#: ``algorithm`` → ``"module:Class"`` of its trainer (a :class:`Trainer` subclass).
+TRAINERS = {
+    "supervised": "geosr.train.loop:Trainer",
+    "pix2pix": "geosr.train.adversarial:Pix2PixTrainer",
+    "cyclegan": "geosr.train.cyclegan:CycleGANTrainer",
+    "zssr": "geosr.train.zeroshot:ZeroShotTrainer",
+    "isotropic": "geosr.train.isotropic:IsotropicTrainer",
+}
+
+
+def trainer_class(algorithm: str) -> type["Trainer"]:
+    """The trainer class of a config's ``algorithm`` (imported on first use)."""
+    import importlib
+
+    if algorithm not in TRAINERS:
+        raise ConfigError(f"unknown algorithm {algorithm!r}", where="algorithm",
+                          hint="allowed: " + ", ".join(TRAINERS))
+    module, _, name = TRAINERS[algorithm].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @contextlib.contextmanager
@@ -192,6 +213,7 @@ class Trainer:
                                           betas=tuple(t.betas), weight_decay=t.weight_decay)
         self.schedule = Schedule(t.schedule, lr=t.lr, steps=t.steps, min_lr=t.min_lr,
                                  step_size=t.step_size, gamma=t.gamma)
+        self._build_extra()
 
     # ------------------------------------------------------------------ state
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -211,6 +233,9 @@ class Trainer:
             "loss_sum": self.loss_sum, "loss_count": self.loss_count,
             "elapsed": self._elapsed(), "data_fingerprint": self.data.fingerprint,
         }
+        extra_tensors, extra_info = self._extra_state()
+        tensors.update(extra_tensors)
+        info["extra"] = extra_info
         return tensors, info
 
     def _restore(self, checkpoint: Path) -> None:
@@ -238,6 +263,7 @@ class Trainer:
         self.loss_sum = float(info.get("loss_sum", 0.0))
         self.loss_count = int(info.get("loss_count", 0))
         self.elapsed_before = float(info.get("elapsed", 0.0))
+        self._restore_extra(tensors, info.get("extra", {}))
 
     def _elapsed(self) -> float:
         return self.elapsed_before + (time.perf_counter() - self.t0)
@@ -333,17 +359,7 @@ class Trainer:
                 x, y, _ = self.sampler.sample(cfg.train.batch_size)
                 x = torch.from_numpy(x).to(self.device)
                 y = torch.from_numpy(y).to(self.device)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss = self.loss_fn(self.model(x), y)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    raise ConfigError(f"the training loss became {value} at step "
-                                      f"{self.step + 1}", where="train.lr",
-                                      hint="lower the learning rate or set train.grad_clip")
-                loss.backward()
-                if cfg.train.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)
-                self.optimizer.step()
+                value = self._train_step(x, y, lr)
                 self.step += 1
                 self.loss_sum += value
                 self.loss_count += 1
@@ -374,6 +390,31 @@ class Trainer:
                         f"training loss {value:.4g} best val PSNR {best:.2f} dB"))
                 if done:
                     break
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
+        """One optimisation step on a batch (LR ``x``, HR ``y``, normalised); returns the
+        training loss. Subclasses (adversarial, unpaired trainers) override this, together
+        with :meth:`_build_extra`, :meth:`_extra_state` and :meth:`_restore_extra`."""
+        cfg = self.cfg
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(x), y)
+        value = _finite(float(loss.detach()), self.step)
+        loss.backward()
+        if cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)
+        self.optimizer.step()
+        return value
+
+    def _build_extra(self) -> None:
+        """Hook: build what a subclass needs beyond the model, loss and optimiser."""
+
+    def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Hook: extra tensors (keys must not start with ``model.``/``best.``/``optim.``/
+        ``rng.``) and JSON info a subclass needs in every checkpoint."""
+        return {}, {}
+
+    def _restore_extra(self, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+        """Hook: restore what :meth:`_extra_state` saved."""
 
     # ------------------------------------------------------------------ finish
     def _finish(self) -> Path:
@@ -431,6 +472,15 @@ class Trainer:
                 "last": last["psnr"] if last else None},
             "convention": CONVENTION, "data_fingerprint": self.data.fingerprint})
         return Path(path)
+
+
+def _finite(value: float, step: int) -> float:
+    """``value`` if finite; else the ConfigError that tells the user what to change."""
+    if not math.isfinite(value):
+        raise ConfigError(f"the training loss became {value} at step {step + 1}",
+                          where="train.lr", hint="lower the learning rate or set "
+                                                 "train.grad_clip")
+    return value
 
 
 def _require_tensorboard() -> None:
