@@ -359,3 +359,11 @@ def test_keyword_training_on_a_folder_of_pairs(tmp_path):
     assert spec["architecture"] == "espcn" and spec["validation"]["images"] == ["b"]
     assert spec["degradation"]["mode"] == "paired_files"
     assert spec["training"]["data"]["train"] == ["a", "c"]
+
+
+def test_patience_running_out_on_the_last_step_is_not_an_early_stop(tmp_path):
+    cfg = {**TINY, "train": {**TINY["train"], "steps": 10},
+           "validation": {"every": 5, "patience": 2, "metric": "loss", "min_delta": 1e9}}
+    model_dir = train(cfg, out=tmp_path / "last")
+    validation = json.loads((model_dir / "model.json").read_text())["validation"]
+    assert validation["steps_done"] == 10 and not validation["stopped_early"]

@@ -366,7 +366,9 @@ class Trainer:
                 entry = None
                 if self.step % every_val == 0 or self.step == steps:
                     entry = self._validate()
-                    if cfg.validation.patience and self.bad >= cfg.validation.patience:
+                    # patience running out on the last step is not an early stop
+                    if (cfg.validation.patience and self.bad >= cfg.validation.patience
+                            and self.step < steps):
                         self.stopped_early = True
                 if entry is not None or self.step % cfg.logging.every == 0 or \
                         self.step == steps:
