@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
-# Tests use 2 workers by default (the CI machine has 2 cores).
+# Tests use 2 workers by default (the CI machine has 2 cores), one math thread each: two
+# workers with a thread per core each would oversubscribe the cores (OpenMP spin-waits).
 PYTEST_ARGS ?= -n 2
+TEST_THREADS ?= 1
 
 .PHONY: demo test install install-test clean
 
@@ -25,7 +27,7 @@ demo: install
 	$(VENV)/bin/geosr demo --out runs/demo
 
 test: install-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
