@@ -68,11 +68,12 @@ def test_config_defaults_and_example_file():
     assert example.scale == 4 and example.model.name == "fsrcnn"
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("train_*.yaml")),
+@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_example_configs_are_valid(path):
     cfg = load_config(path)
-    assert cfg.data.source in ("phantom", "degrade", "folders")
+    assert cfg.data.source in ("phantom", "degrade", "folders", "unpaired", "unpaired_phantom",
+                               "single", "anisotropic")
 
 
 @pytest.mark.parametrize("patch,expected", [

@@ -243,11 +243,15 @@ def _register_subcommands() -> None:
     from geosr.cli.evaluate import evaluate as evaluate_command
     from geosr.cli.predict import predict as predict_command
     from geosr.cli.train import train as train_command
+    from geosr.cli.trust import calibrate as calibrate_command
+    from geosr.cli.trust import trust as trust_command
 
     app.command(name="train")(train_command)
     app.command(name="predict")(predict_command)
     app.command(name="evaluate")(evaluate_command)
     app.command(name="assess")(assess_command)
+    app.command(name="calibrate")(calibrate_command)
+    app.command(name="trust")(trust_command)
 
 
 _register_subcommands()

@@ -37,6 +37,22 @@ def predict(
     batch_size: int = typer.Option(1, "--batch-size", help="Tiles per forward pass."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute outputs that are "
                                    "already complete (by default they are skipped)."),
+    trust: bool = typer.Option(False, "--trust", help="Also write the trust maps and a "
+                               "verdict beside each output (OUT without extension + .trust/)."),
+    card: Optional[Path] = typer.Option(None, "--card", help="With --trust: calibration card "
+                                        "(default: MODEL/calibration.json if present)."),
+    fwhm_um: Optional[List[float]] = typer.Option(None, "--fwhm-um", help="With --trust: PSF "
+                                                  "FWHM of the input in µm (default: the "
+                                                  "input's degradation metadata)."),
+    wavelength_nm: Optional[float] = typer.Option(None, "--wavelength-nm", help="With --trust: "
+                                                  "emission wavelength (nm)."),
+    na: Optional[float] = typer.Option(None, "--na", help="With --trust: numerical aperture."),
+    photons: Optional[float] = typer.Option(None, "--photons", help="With --trust: photons per "
+                                            "intensity unit of the input (Poisson noise)."),
+    read_noise: float = typer.Option(0.0, "--read-noise", help="With --trust: Gaussian read "
+                                     "noise (sd, input intensity units)."),
+    uncertainty: str = typer.Option("auto", "--uncertainty", help="With --trust: auto, tta, "
+                                    "ensemble, constant or none."),
 ) -> None:
     """Super-resolve images with a trained model, tile by tile (2D or 3D).
 
@@ -64,3 +80,14 @@ def predict(
                                 overlap=_one_or_many(overlap), max_memory_mb=max_memory,
                                 batch_size=batch_size, device=device)
     typer.echo(f"{len(outputs)} output(s) in {out}")
+    if trust:
+        from geosr.cli.trust import acquisition_from_options, run_trust
+        from geosr.predict.batch import list_inputs
+
+        acq = acquisition_from_options(tuple(loaded.scale), fwhm_um, wavelength_nm, na,
+                                       "widefield", photons, read_noise)
+        for source, output in list_inputs(src, out):
+            run_trust(output, source, loaded, card=card, acquisition=acq,
+                      wavelength_nm=wavelength_nm, na=na, microscope="widefield",
+                      blur_fwhm_um=None, uncertainty=uncertainty, ensemble=None, tile=None,
+                      device=device)

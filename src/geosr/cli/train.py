@@ -53,6 +53,9 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress "
                                   "bar on stderr."),
+    ensemble: Optional[int] = typer.Option(None, "--ensemble", metavar="N", help="Train a deep "
+                                           "ensemble of N members (seeds seed+i) into "
+                                           "OUT/member-i and write OUT/ensemble.json."),
 ) -> None:
     """Train a super-resolution model from a YAML config; writes OUT/model (weights.safetensors
     + model.json), OUT/log.csv and resumable checkpoints."""
@@ -64,6 +67,13 @@ def train(
         overrides["out"] = out
     if device is not None:
         overrides["train.device"] = device
+    if ensemble is not None:
+        from geosr.train.ensemble import train_ensemble
+
+        described = train_ensemble(config, members=ensemble, resume=resume,
+                                   show_progress=progress, **overrides)
+        typer.echo(f"ensemble of {ensemble}: {described}")
+        return
     model_dir = run_train(config, resume=resume, show_progress=progress, **overrides)
     typer.echo(f"model: {model_dir}")
     summary_path = model_dir.parent / "summary.json"

@@ -354,6 +354,11 @@ class PhantomPairs(_Strict, _Degrading):
         return ds
 
 
-#: The data section of a training config: one of the three sources, chosen by ``source``.
-DataSource = Annotated[Union[FolderPairs, DegradedImages, PhantomPairs],
+from geosr.data.families import (AnisotropicStack, SingleImage, UnpairedFolders,  # noqa: E402
+                                 UnpairedPhantoms)
+
+#: The data section of a training config: one of the sources, chosen by ``source``
+#: (``unpaired``, ``unpaired_phantom``, ``single`` and ``anisotropic``: geosr.data.families).
+DataSource = Annotated[Union[FolderPairs, DegradedImages, PhantomPairs, UnpairedFolders,
+                             UnpairedPhantoms, SingleImage, AnisotropicStack],
                        Field(discriminator="source")]

@@ -115,7 +115,7 @@ def build_loss(spec: str | Mapping[str, Any] | Iterable[Mapping[str, Any]],
                           where="loss", hint="put the options inside each {name, ...} term")
     if isinstance(spec, Mapping):
         spec = [spec]
-    terms = []
+    terms, schedules = [], []
     for i, item in enumerate(spec):
         if isinstance(item, str):
             item = {"name": item}
@@ -125,13 +125,15 @@ def build_loss(spec: str | Mapping[str, Any] | Iterable[Mapping[str, Any]],
         item = dict(item)
         name = item.pop("name")
         weight = float(item.pop("weight", 1.0))
+        schedule = {k: item.pop(k) for k in ("warmup", "start") if k in item}
         options = dict(item.pop("arguments", {}) or {})
         options.update(item)
         terms.append((str(name).lower(), weight, build_loss(str(name), **options)))
+        schedules.append(schedule)
     if not terms:
         raise ConfigError("the loss list is empty", where="loss",
                           hint="give at least one {name, weight}")
-    return WeightedSum(terms)
+    return WeightedSum(terms, schedules=schedules)
 
 
 _BUILTINS_LOADED = False
@@ -143,3 +145,6 @@ def _ensure_builtins() -> None:
         _BUILTINS_LOADED = True
         import geosr.losses.pixel  # noqa: F401  (registers l1, mse, charbonnier)
         import geosr.losses.structural  # noqa: F401  (registers ssim)
+        import geosr.losses.topology  # noqa: F401  (cldice, skeleton_recall)
+        import geosr.losses.geometry  # noqa: F401  (porosity, gradient, fourier)
+        import geosr.losses.persistence  # noqa: F401  (persistence; needs cripser when built)

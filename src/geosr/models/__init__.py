@@ -3,7 +3,8 @@
 Importing this package imports neither torch nor any architecture; they load on first use.
 
 - :func:`build_model` / :func:`available_models` / :func:`register_model` — the registry
-  (``fsrcnn``, ``espcn``, ``edsr``, ``rcan``, ``unet_pix2pix``, ``care``).
+  (``fsrcnn``, ``espcn``, ``edsr``, ``rcan``, ``unet_pix2pix``, ``care``; ``geo`` wraps any of
+  them with a tubeness input and/or an auxiliary segmentation head).
 - :func:`model_summary` — parameters, FLOPs per output pixel/voxel, receptive field.
 - :func:`save_model` / :func:`load_model` / :func:`zip_model` / :class:`LoadedModel` — model
   files (``weights.safetensors`` + ``model.json``, hashed; never unpickled).
@@ -11,7 +12,7 @@ Importing this package imports neither torch nor any architecture; they load on 
 
 >>> from geosr.models import available_models
 >>> available_models()
-['care', 'edsr', 'espcn', 'fsrcnn', 'rcan', 'unet_pix2pix']
+['care', 'edsr', 'espcn', 'fsrcnn', 'geo', 'rcan', 'unet_pix2pix']
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ _BUILTIN: dict[str, str] = {
     "rcan": "geosr.models.rcan:rcan",
     "unet_pix2pix": "geosr.models.unet:unet_pix2pix",
     "care": "geosr.models.unet:care",
+    "geo": "geosr.models.geometry:geo",
 }
 #: Builders already imported or registered at run time: name → callable.
 _LOADED: dict[str, Callable[..., Any]] = {}

@@ -55,6 +55,8 @@ def check_compatible(image: Image, model: Any, where: str = "image",
     """Raise :class:`InputError` when ``model`` cannot be applied to ``image``: other
     dimensionality, channel count, or scale (the ``scale`` asked for, or the one recorded in
     the image's ``metadata["degradation"]`` when ``scale`` is not given)."""
+    if image.dims == 3 and "isotropic" in (getattr(model, "spec", None) or {}):
+        return   # a 2D model applied to the XZ/YZ planes (geosr.predict.isotropic)
     if image.dims != model.dims:
         raise InputError(f"the model is {model.dims}D but the image is {image.dims}D "
                          f"(axes {image.axes}, shape {image.shape})", where=where,
@@ -240,6 +242,10 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
 
     image = as_image(image)
     loaded = resolve_model(model, device)
+    if image.dims == 3 and "isotropic" in loaded.spec:   # a 2D model for XZ/YZ planes
+        from geosr.predict.isotropic import predict_isotropic
+
+        return predict_isotropic(image, loaded, batch_size=max(batch_size, 8))
     check_compatible(image, loaded, scale=scale)
     image.check_finite()
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -10,6 +10,7 @@ Sections (every one has defaults except ``data``)::
     data: {source: phantom | degrade | folders, ...}     # see geosr.data.sources
     model: {name: fsrcnn, arguments: {}}                 # geosr.models.available_models()
     loss: l1                     # or [{name: l1, weight: 1}, {name: ssim, weight: 0.2}]
+                                 # or {l1: 1.0, cldice: {weight: 0.2, warmup: 200}}
     patch: {size: 64, foreground_bias: 0.8, foreground_percentile: 95}   # HR pixels
     augment: {flips: true, rot90: true, in_plane_only: null}
     normalization: {p_low: 1.0, p_high: 99.8, target: input}
@@ -46,11 +47,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from geosr.core.errors import ConfigError, InputError
 from geosr.data.sources import DataSource, PhantomPairs
+from geosr.train.config_families import (AdversarialConfig, CycleGANConfig,
+                                         IsotropicConfig, ZSSRConfig)
 from geosr.train.config_errors import error_from_validation
 
 __all__ = ["TrainConfig", "ModelConfig", "LossTerm", "PatchConfig", "AugmentConfig",
@@ -80,11 +83,14 @@ class ModelConfig(_Strict):
 
 
 class LossTerm(_Strict):
-    """One term of a weighted loss sum."""
+    """One term of a weighted loss sum. ``start``/``warmup``: training steps with weight 0,
+    then steps over which the weight ramps linearly from 0 to ``weight`` (0, 0: always full)."""
 
     name: str
     weight: Annotated[float, Field(ge=0)] = 1.0
     arguments: dict[str, Any] = {}
+    start: Annotated[int, Field(ge=0)] = 0
+    warmup: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("name")
     @classmethod
@@ -177,7 +183,10 @@ class ValidationConfig(_Strict):
     """Validation on the held-out images every ``every`` steps (and at step 0).
 
     ``metric``: ``psnr`` (dB on normalised images, data range 1; higher is better) or ``loss``
-    (the training loss; lower is better) decides the best step and early stopping.
+    (the training loss; lower is better), or a network metric on the prediction and the target
+    thresholded at 0.5 (normalised units): ``cldice`` (higher is better) or ``betti_error``
+    (|Δβ0| + |Δβ1|, lower is better; see :mod:`geosr.train.validate`), decides the best step
+    and early stopping.
     ``patience``: evaluations without an improvement larger than ``min_delta`` before stopping
     (null: never stop early). ``max_size``: centre-crop each validation image to at most this
     many LR pixels per axis (null: 256 in 2D, 32 in 3D). ``keep``: save the ``best`` or ``last``
@@ -185,7 +194,7 @@ class ValidationConfig(_Strict):
     """
 
     every: Annotated[int, Field(ge=1)] = 100
-    metric: Literal["psnr", "loss"] = "psnr"
+    metric: Literal["psnr", "loss", "cldice", "betti_error"] = "psnr"
     patience: Optional[Annotated[int, Field(ge=1)]] = 10
     min_delta: Annotated[float, Field(ge=0)] = 0.0
     max_size: Optional[Annotated[int, Field(ge=4)]] = None
@@ -202,7 +211,28 @@ class LoggingConfig(_Strict):
     progress: bool = True
 
 
-LossSpec = Union[str, list[LossTerm]]
+def _loss_mapping(value: Any) -> Any:
+    """The shorthand ``{l1: 1.0, cldice: 0.2}`` (or ``{cldice: {weight: 0.2, warmup: 200,
+    tau: 0.05}}``: options other than weight/start/warmup/arguments are loss arguments) as
+    the list form; anything else unchanged."""
+    if not isinstance(value, Mapping):
+        return value
+    terms = []
+    for name, item in value.items():
+        if isinstance(item, Mapping):
+            item = dict(item)
+            term = {"name": name, "arguments": dict(item.pop("arguments", {}) or {})}
+            for key in ("weight", "start", "warmup"):
+                if key in item:
+                    term[key] = item.pop(key)
+            term["arguments"].update(item)
+        else:
+            term = {"name": name, "weight": item}
+        terms.append(term)
+    return terms
+
+
+LossSpec = Annotated[Union[str, list[LossTerm]], BeforeValidator(_loss_mapping)]
 
 
 class TrainConfig(_Strict):
@@ -222,6 +252,10 @@ class TrainConfig(_Strict):
     train: OptimConfig = OptimConfig()
     validation: ValidationConfig = ValidationConfig()
     logging: LoggingConfig = LoggingConfig()
+    adversarial: AdversarialConfig = AdversarialConfig()
+    cyclegan: CycleGANConfig = CycleGANConfig()
+    zssr: ZSSRConfig = ZSSRConfig()
+    isotropic: IsotropicConfig = IsotropicConfig()
     out: Optional[Path] = None
 
     @field_validator("loss")
@@ -266,11 +300,32 @@ class TrainConfig(_Strict):
                                      f"window ({window} pixels); use larger patches")
         return self
 
+    @model_validator(mode="after")
+    def _families(self) -> "TrainConfig":
+        """Checks of the adversarial / unpaired / zero-shot / isotropic algorithms."""
+        source = getattr(self.data, "source", None)
+        needs = {"zssr": ("single",), "isotropic": ("anisotropic",)}
+        if self.algorithm in needs and source not in needs[self.algorithm]:
+            raise ValueError(f"data.source: algorithm {self.algorithm} trains on "
+                             f"source: {needs[self.algorithm][0]} (got {source!r})")
+        if source in ("unpaired", "unpaired_phantom") and self.algorithm != "cyclegan":
+            raise ValueError(f"data.source: unpaired data ({source}) needs algorithm: cyclegan")
+        if source in ("single", "anisotropic") and self.algorithm not in ("zssr", "isotropic"):
+            raise ValueError(f"data.source: {source} is the data of algorithm: "
+                             + ("zssr" if source == "single" else "isotropic"))
+        if self.algorithm == "pix2pix" and self.adversarial.weight == 0:
+            raise ValueError("adversarial.weight: 0 turns pix2pix into supervised training; "
+                             "use algorithm: supervised")
+        if self.algorithm == "isotropic" and self.dims == 3:
+            raise ValueError("dims: isotropic trains a 2D model on lateral planes; drop dims")
+        return self
+
     # ------------------------------------------------------------------ helpers
     def loss_terms(self) -> list[dict[str, Any]]:
-        """The loss as ``[{"name", "weight", "arguments"}]``."""
+        """The loss as ``[{"name", "weight", "arguments", "start", "warmup"}]``."""
         if isinstance(self.loss, str):
-            return [{"name": self.loss, "weight": 1.0, "arguments": {}}]
+            return [{"name": self.loss, "weight": 1.0, "arguments": {}, "start": 0,
+                     "warmup": 0}]
         return [term.model_dump() for term in self.loss]
 
     def to_dict(self) -> dict[str, Any]:

@@ -206,6 +206,7 @@ class Trainer:
                               if err.where and err.where != "model" else "model",
                               hint=err.hint) from None
         self.loss_fn = build_loss([{"name": t["name"], "weight": t["weight"],
+                                    "start": t.get("start", 0), "warmup": t.get("warmup", 0),
                                     **t.get("arguments", {})} for t in cfg.loss_terms()])
         self.loss_fn = self.loss_fn.to(self.device)
         t = cfg.train
@@ -271,13 +272,15 @@ class Trainer:
     # ------------------------------------------------------------- validation
     def _better(self, value: float, best: float) -> bool:
         delta = self.cfg.validation.min_delta
-        if self.cfg.validation.metric == "psnr":
+        if self.cfg.validation.metric in ("psnr", "cldice"):   # higher is better
             return value > best + delta
         return value < best - delta
 
     def _validate(self) -> dict[str, Any]:
-        result = evaluate(self.model, self.val_images, self.loss_fn, self.device)
-        entry = {"step": self.step, "psnr": result["psnr"], "loss": result["loss"]}
+        result = evaluate(self.model, self.val_images, self.loss_fn, self.device,
+                          metric=self.cfg.validation.metric)
+        entry = {"step": self.step, "psnr": result["psnr"], "loss": result["loss"],
+                 **{k: result[k] for k in ("cldice", "betti_error") if k in result}}
         self.history.append(entry)
         if self.first is None:
             self.first = {**entry, "per_image": result["per_image"]}
@@ -399,7 +402,15 @@ class Trainer:
         with :meth:`_build_extra`, :meth:`_extra_state` and :meth:`_restore_extra`."""
         cfg = self.cfg
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(x), y)
+        if hasattr(self.loss_fn, "set_step"):    # loss-term warm-up
+            self.loss_fn.set_step(self.step)
+        if getattr(self.model, "has_aux", False):
+            # geometry-informed model: SR image + segmentation logits of the shared trunk,
+            # the auxiliary loss against the HR-derived truth mask
+            pred, aux = self.model.forward_with_aux(x)
+            loss = self.loss_fn(pred, y) + self.model.aux_weight * self.model.aux_loss(aux, y)
+        else:
+            loss = self.loss_fn(self.model(x), y)
         value = _finite(float(loss.detach()), self.step)
         loss.backward()
         if cfg.train.grad_clip:
@@ -417,6 +428,10 @@ class Trainer:
 
     def _restore_extra(self, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
         """Hook: restore what :meth:`_extra_state` saved."""
+
+    def _model_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Hook: adjust the ``model.json`` spec before saving (e.g. a per-axis scale)."""
+        return spec
 
     # ------------------------------------------------------------------ finish
     def _finish(self) -> Path:
@@ -461,7 +476,7 @@ class Trainer:
             "config": cfg.to_dict(), "seed": cfg.seed,
             "validation": validation, "training": training,
         }
-        path = save_model(self.out / "model", self.model, spec)
+        path = save_model(self.out / "model", self.model, self._model_spec(spec))
         if keep_best:
             self.model.load_state_dict(final_weights)
         write_json(self.out / "summary.json", {

@@ -26,7 +26,7 @@ import torch
 from geosr.data.pairs import Pair
 
 __all__ = ["ValImage", "prepare_validation", "psnr", "evaluate", "bicubic_baseline",
-           "CONVENTION", "default_max_size"]
+           "CONVENTION", "default_max_size", "network_scores", "NETWORK_METRICS"]
 
 CONVENTION = ("PSNR in dB on percentile-normalised intensities (LR by its own percentiles, HR "
               "by the normalization.target rule), data range 1, no clipping, no border crop, "
@@ -48,7 +48,7 @@ class ValImage:
     hr: torch.Tensor
 
 
-def prepare_validation(pairs: Sequence[Pair], scale: int, max_size: int | None
+def prepare_validation(pairs: Sequence[Pair], scale: int | Sequence[int], max_size: int | None
                        ) -> list[ValImage]:
     out = []
     for pair in pairs:
@@ -59,7 +59,9 @@ def prepare_validation(pairs: Sequence[Pair], scale: int, max_size: int | None
             start = (n - m) // 2
             box.append((start, start + m))
         lr = pair.lr[(slice(None),) + tuple(slice(a, b) for a, b in box)]
-        hr = pair.hr[(slice(None),) + tuple(slice(a * scale, b * scale) for a, b in box)]
+        factors = tuple(scale) if isinstance(scale, (tuple, list)) else (scale,) * len(box)
+        hr = pair.hr[(slice(None),) + tuple(slice(a * f, b * f) for (a, b), f in
+                                            zip(box, factors))]
         out.append(ValImage(pair.name, torch.from_numpy(np.ascontiguousarray(lr))[None],
                             torch.from_numpy(np.ascontiguousarray(hr))[None]))
     return out
@@ -76,9 +78,10 @@ def psnr(pred: Any, target: Any, data_range: float = 1.0) -> float:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, images: Sequence[ValImage], loss_fn: torch.nn.Module,
-             device: torch.device) -> dict[str, Any]:
+             device: torch.device, metric: str | None = None) -> dict[str, Any]:
     """``{"psnr", "loss", "per_image": {name: {"psnr", "loss"}}}`` of ``model`` in eval mode
-    (restored to train mode afterwards)."""
+    (restored to train mode afterwards). ``metric="cldice"``/``"betti_error"`` adds that
+    network metric (:func:`network_scores`) per image and as the mean."""
     was_training = model.training
     model.eval()
     per_image = {}
@@ -88,9 +91,62 @@ def evaluate(model: torch.nn.Module, images: Sequence[ValImage], loss_fn: torch.
             target = image.hr.to(device)
             per_image[image.name] = {"psnr": psnr(pred, target),
                                      "loss": float(loss_fn(pred, target))}
+            if metric in NETWORK_METRICS:
+                scores = network_scores(pred[0].cpu().numpy().mean(axis=0),
+                                        target[0].cpu().numpy().mean(axis=0))
+                per_image[image.name][metric] = scores[metric]
     finally:
         model.train(was_training)
-    return _mean(per_image)
+    result = _mean(per_image)
+    if metric in NETWORK_METRICS:
+        result[metric] = float(np.mean([v[metric] for v in per_image.values()]))
+    return result
+
+
+#: Validation metrics computed on thresholded maps (higher-is-better: cldice).
+NETWORK_METRICS = ("cldice", "betti_error")
+#: Threshold of the network metrics, normalised intensity units.
+NETWORK_THRESHOLD = 0.5
+
+
+def _betti(mask: np.ndarray) -> tuple[int, int]:
+    """(β0, β1) of a 2D/3D binary mask: β0 = foreground components (full connectivity); in
+    2D β1 = holes = background components (face connectivity, complementary to the
+    foreground's; the mask padded with background) minus the outer one; in 3D from the Euler
+    characteristic, β1 = β0 + β2 − χ (β2 = enclosed cavities)."""
+    from scipy import ndimage
+    from skimage.measure import euler_number
+
+    full = np.ones((3,) * mask.ndim, bool)
+    b0 = int(ndimage.label(mask, structure=full)[1])
+    padded = np.pad(~mask, 1, constant_values=True)
+    cavities = int(ndimage.label(padded)[1]) - 1
+    if mask.ndim == 2:
+        return b0, cavities
+    chi = int(euler_number(mask, connectivity=3))
+    return b0, max(b0 + cavities - chi, 0)
+
+
+def network_scores(pred: np.ndarray, target: np.ndarray,
+                   threshold: float = NETWORK_THRESHOLD) -> dict[str, float]:
+    """clDice (Shit et al., CVPR 2021: harmonic mean of the fraction of the predicted
+    skeleton inside the target and of the target skeleton inside the prediction; 1 when both
+    are empty) and the Betti error ``|Δβ0| + |Δβ1|`` of ``pred > threshold`` vs ``target >
+    threshold`` (normalised intensities: bright structures are the network).
+
+    >>> m = np.zeros((20, 20)); m[5:15, 9:11] = 1
+    >>> network_scores(m, m)
+    {'cldice': 1.0, 'betti_error': 0.0}
+    """
+    from skimage.morphology import skeletonize
+
+    p, t = np.asarray(pred) > threshold, np.asarray(target) > threshold
+    sp, st = skeletonize(p), skeletonize(t)
+    prec = float((sp & t).sum() / sp.sum()) if sp.any() else float(not st.any())
+    sens = float((st & p).sum() / st.sum()) if st.any() else float(not sp.any())
+    cl = 0.0 if prec + sens == 0 else 2 * prec * sens / (prec + sens)
+    bp, bt = _betti(p), _betti(t)
+    return {"cldice": cl, "betti_error": float(abs(bp[0] - bt[0]) + abs(bp[1] - bt[1]))}
 
 
 @torch.no_grad()

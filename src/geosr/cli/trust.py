@@ -1,0 +1,138 @@
+"""``geosr calibrate --model M --pairs DIR`` and ``geosr trust PRED LR --model M``: the trust
+layer on the command line (registered in :mod:`geosr.cli.main`). Also the shared options and
+the helper that ``geosr predict --trust`` calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from geosr.core.errors import ConfigError
+
+__all__ = ["calibrate", "trust", "acquisition_from_options", "run_trust", "print_verdict"]
+
+
+def acquisition_from_options(scale: Any, fwhm_um: Optional[List[float]],
+                             wavelength_nm: Optional[float], na: Optional[float],
+                             microscope: str, photons: Optional[float], read_noise: float,
+                             offset: float = 0.0):
+    """An :class:`~geosr.trust.acquisition.Acquisition` from command-line options, or None
+    when none of the forward-model options was given (the LR metadata or the card is used)."""
+    from geosr.trust.acquisition import Acquisition
+
+    if not fwhm_um and wavelength_nm is None and photons is None and not read_noise:
+        return None
+    if scale is None:
+        raise ConfigError("the acquisition options need the model's scale", where="--model")
+    fwhm = None if not fwhm_um else (fwhm_um[0] if len(fwhm_um) == 1 else tuple(fwhm_um))
+    return Acquisition.from_arguments(scale=scale, fwhm_um=fwhm, wavelength_nm=wavelength_nm,
+                                      na=na, microscope=microscope, photons=photons,
+                                      read_noise=read_noise, offset=offset)
+
+
+def print_verdict(summary: dict, where: Path) -> None:
+    verdict = summary.get("verdict", {})
+    tiles = verdict.get("tiles", {})
+    typer.echo(f"trust: {verdict.get('image', '?')} (tiles: {tiles.get('green', 0)} green, "
+               f"{tiles.get('amber', 0)} amber, {tiles.get('red', 0)} red) -> {where}")
+    for reason in verdict.get("global_reasons", [])[:4]:
+        typer.echo(f"  - {reason}")
+
+
+def run_trust(prediction: Path, lr: Path, loaded: Any, *, card: Optional[Path],
+              acquisition: Any, wavelength_nm: Optional[float], na: Optional[float],
+              microscope: str, blur_fwhm_um: Optional[float], uncertainty: str,
+              ensemble: Optional[Path], tile: Optional[int], device: str,
+              out: Optional[Path] = None) -> Path:
+    """Compute and write the trust report of one prediction; returns its folder."""
+    from geosr.trust.report import trust_folder, trust_report
+
+    folder = out or trust_folder(prediction)
+    report = trust_report(prediction, lr, model=loaded, card=card if card else "auto",
+                          acquisition=acquisition, wavelength_nm=wavelength_nm, na=na,
+                          microscope=microscope, blur_fwhm_um=blur_fwhm_um,
+                          uncertainty=None if uncertainty == "none" else uncertainty,
+                          ensemble=ensemble, tile=tile, device=device, out=folder)
+    print_verdict(report.summary, folder)
+    return folder
+
+
+def calibrate(
+    model: Path = typer.Option(..., "--model", help="Model folder (or .zip)."),
+    pairs: Path = typer.Option(..., "--pairs", help="Held-out calibration pairs: a folder "
+                               "with lr/ and hr/ (same file names), never used for training."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Card file (default: "
+                                       "MODEL/calibration.json)."),
+    alpha: float = typer.Option(0.1, "--alpha", help="Target expected fraction of missed "
+                                "pixels (CRC)."),
+    alpha_ood: float = typer.Option(0.01, "--alpha-ood", help="False-alarm level of the "
+                                    "out-of-distribution gate."),
+    uncertainty: str = typer.Option("tta", "--uncertainty", help="Size map: tta, ensemble or "
+                                    "constant."),
+    ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="ensemble.json (for "
+                                            "--uncertainty ensemble)."),
+    tta_members: Optional[int] = typer.Option(None, "--tta-members", help="Use only the first "
+                                              "N symmetries (cost)."),
+    simulated: bool = typer.Option(False, "--simulated", help="The pairs are simulated: the "
+                                   "guarantee holds for the simulated distribution only."),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Calibrate a model on held-out pairs: conformal intervals, OOD gate, reference
+    statistics, written as a calibration card bound to the model's hash."""
+    from geosr.trust.calibrate import calibrate as run_calibrate
+
+    card = run_calibrate(model, pairs, alpha=alpha, alpha_ood=alpha_ood,
+                         uncertainty=uncertainty, ensemble=ensemble, tta_members=tta_members,
+                         out=out, device=device, simulated=simulated)
+    crc = card["intervals"]["crc"]
+    typer.echo(f"calibrated on {card['data']['n_images']} image(s): lambda = {crc['lambda']} "
+               f"(alpha {crc['alpha']}); card -> {card['path']}")
+    if card.get("ood_note"):
+        typer.echo(f"  note: {card['ood_note']}")
+
+
+def trust(
+    prediction: Path = typer.Argument(..., metavar="PRED", help="Super-resolved image."),
+    lr: Path = typer.Argument(..., metavar="LR", help="The low-resolution input it was "
+                              "made from."),
+    model: Optional[Path] = typer.Option(None, "--model", help="The model that made PRED "
+                                         "(for uncertainty and the calibration card)."),
+    card: Optional[Path] = typer.Option(None, "--card", help="Calibration card (default: "
+                                        "MODEL/calibration.json if present)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the maps (default: "
+                                       "PRED without extension + .trust)."),
+    fwhm_um: Optional[List[float]] = typer.Option(None, "--fwhm-um", help="PSF FWHM of the LR "
+                                                  "acquisition in µm (default: LR metadata)."),
+    wavelength_nm: Optional[float] = typer.Option(None, "--wavelength-nm", help="Emission "
+                                                  "wavelength (nm)."),
+    na: Optional[float] = typer.Option(None, "--na", help="Numerical aperture."),
+    microscope: str = typer.Option("widefield", "--microscope", help="widefield or confocal."),
+    photons: Optional[float] = typer.Option(None, "--photons", help="Photons per intensity "
+                                            "unit of the LR image (Poisson noise)."),
+    read_noise: float = typer.Option(0.0, "--read-noise", help="Gaussian read noise (sd, LR "
+                                     "intensity units)."),
+    blur_fwhm_um: Optional[float] = typer.Option(None, "--blur-fwhm-um", help="System blur "
+                                                 "FWHM in µm (CT) for the physics report."),
+    uncertainty: str = typer.Option("auto", "--uncertainty", help="auto, tta, ensemble, "
+                                    "constant or none."),
+    ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="ensemble.json."),
+    tile: Optional[int] = typer.Option(None, "--tile", help="Verdict tile side in LR pixels "
+                                       "(default 8 in 2D, 4 in 3D)."),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Evidence for an existing prediction: physics, data consistency, SQUIRREL, null space,
+    uncertainty, calibrated intervals, OOD gate and a red/amber/green verdict per tile."""
+    loaded = None
+    scale = None
+    if model is not None:
+        from geosr.predict.core import resolve_model
+
+        loaded = resolve_model(model, device)
+        scale = tuple(loaded.scale)
+    acq = acquisition_from_options(scale, fwhm_um, wavelength_nm, na, microscope, photons,
+                                   read_noise)
+    run_trust(prediction, lr, loaded, card=card, acquisition=acq, wavelength_nm=wavelength_nm,
+              na=na, microscope=microscope, blur_fwhm_um=blur_fwhm_um,
+              uncertainty=uncertainty, ensemble=ensemble, tile=tile, device=device, out=out)

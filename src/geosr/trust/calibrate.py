@@ -1,0 +1,220 @@
+"""``calibrate``: run a model on held-out paired images and write its calibration card.
+
+For each calibration pair (LR input, HR target in the same intensity units as the model's
+predictions, i.e. the LR's units): the prediction ``ŷ``, a size map ``u`` (TTA or ensemble
+standard deviation, plus a floor of ``u_floor`` × the input's 1–99.8 % intensity range so that
+``u > 0``; the floor depends on the input only, never on the target), the ratios
+``|y − ŷ| / u``, the input statistics for the OOD gate and, when the acquisition is known, the
+null-space share per tile. From these: CRC ``λ̂``, the split-conformal ``q̂``, the OOD gate and
+the in-distribution (ID) reference distributions used by the verdict.
+
+The calibration pairs must not have been used for training, early stopping or model choice,
+and must come from the deployment distribution (same instrument, sample type, noise); split
+them from the training data by field of view, never by patch. Calibrating on simulated pairs
+gives a guarantee for the simulated distribution only (``simulated=True`` records that).
+
+>>> card = calibrate("runs/model", "data/calib", alpha=0.1)   # doctest: +SKIP
+>>> card["intervals"]["crc"]["lambda"]                        # doctest: +SKIP
+2.7
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from geosr.core.errors import ConfigError, InputError
+from geosr.core.files import to_jsonable, write_json
+from geosr.core.image import Image, as_image
+from geosr.trust.acquisition import Acquisition
+from geosr.trust.card import CARD_FORMAT, CARD_VERSION, default_card_path
+from geosr.trust.conformal import (
+    conformal_quantile, crc_lambda, ratios, simultaneous_scores,
+)
+from geosr.trust.ood import DEFAULT_ALPHA_OOD, OODGate, input_features
+
+__all__ = ["calibrate", "size_map", "list_pairs", "UNCERTAINTY_KINDS", "input_range"]
+
+UNCERTAINTY_KINDS = ("tta", "ensemble", "constant")
+
+
+def input_range(lr: np.ndarray) -> float:
+    """The 1–99.8 % intensity range of an input (the unit of the size-map floor)."""
+    lo, hi = np.percentile(np.asarray(lr, dtype=np.float64), (1.0, 99.8))
+    return float(max(hi - lo, 1e-12))
+
+
+def size_map(lr: Image, loaded: Any, *, kind: str = "tta", ensemble: Any = None,
+             tta_members: int | None = None, u_floor: float = 0.01,
+             device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None]:
+    """The size map ``u`` (prediction grid) for ``lr`` and the raw spread (None for
+    ``"constant"``)."""
+    from geosr.trust.uncertainty import ensemble_predict, tta
+
+    shape = tuple(n * s for n, s in zip(lr.spatial_shape, loaded.scale))
+    floor = u_floor * input_range(lr.numpy())
+    if kind == "tta":
+        spread = tta(lr, loaded, max_members=tta_members, device=device).std
+    elif kind == "ensemble":
+        if ensemble is None:
+            raise ConfigError("uncertainty 'ensemble' needs the ensemble description",
+                              where="ensemble", hint="pass --ensemble ENSEMBLE.json")
+        spread = ensemble_predict(lr, ensemble, device=device).std
+    elif kind == "constant":
+        return np.full(shape, floor), None
+    else:
+        raise ConfigError(f"unknown uncertainty {kind!r}", where="uncertainty",
+                          hint="use " + ", ".join(UNCERTAINTY_KINDS))
+    return spread + floor, spread
+
+
+def list_pairs(folder: str | os.PathLike) -> list[tuple[Path, Path]]:
+    """(LR, HR) files of a folder holding ``lr/`` and ``hr/`` with matching file names."""
+    from geosr.io import supported_formats
+
+    folder = Path(folder)
+    lr_dir, hr_dir = folder / "lr", folder / "hr"
+    if not (lr_dir.is_dir() and hr_dir.is_dir()):
+        raise InputError("needs the subfolders lr/ and hr/ with matching file names",
+                         where=str(folder))
+    exts = tuple(supported_formats())
+    pairs = []
+    for lr in sorted(p for p in lr_dir.iterdir() if p.name.lower().endswith(exts)
+                     and not p.name.startswith(".")):
+        hr = hr_dir / lr.name
+        if not hr.exists():
+            raise InputError(f"no HR partner for {lr.name}", where=str(hr_dir),
+                             hint="give every LR file an HR file of the same name")
+        pairs.append((lr, hr))
+    if not pairs:
+        raise InputError("no image pairs found", where=str(lr_dir))
+    return pairs
+
+
+def _one_channel(values: np.ndarray, image: Image) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return v[0] if image.has_channels else v
+
+
+def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], *,
+              alpha: float = 0.1, beta: float = 0.0, alpha_ood: float = DEFAULT_ALPHA_OOD,
+              uncertainty: str = "tta", ensemble: Any = None, tta_members: int | None = None,
+              u_floor: float = 0.01, acquisition: Acquisition | None = None,
+              tile: Any = None, out: str | os.PathLike | None = None, device: str = "cpu",
+              simulated: bool = False, description: str | None = None) -> dict[str, Any]:
+    """Calibrate ``model`` on held-out ``pairs`` and write the card (JSON) to ``out`` (default
+    ``MODEL/calibration.json``). Returns the card.
+
+    Parameters
+    ----------
+    model:
+        Model folder / zip or :class:`geosr.models.LoadedModel`.
+    pairs:
+        A folder with ``lr/`` and ``hr/`` (same file names) or a list of (LR, HR) Images.
+    alpha:
+        Target miss rate (CRC: expected fraction of missed pixels; split conformal: probability
+        that an image is not fully covered).
+    beta:
+        Split conformal: fraction of pixels allowed outside the band (0 = all covered).
+    alpha_ood:
+        False-alarm level of the OOD gate.
+    uncertainty:
+        Size map: ``"tta"`` (default), ``"ensemble"`` (with ``ensemble``) or ``"constant"``.
+    acquisition:
+        The LR acquisition (default: each LR image's degradation metadata, when present); used
+        for the null-space reference distribution and bound into the card.
+    """
+    from geosr.io import load
+    from geosr.predict import predict
+    from geosr.predict.core import resolve_model
+    from geosr.trust.nullspace import null_space
+
+    loaded = resolve_model(model, device)
+    source = str(pairs) if isinstance(pairs, (str, os.PathLike)) else "in-memory pairs"
+    items: Iterable = (list_pairs(pairs) if isinstance(pairs, (str, os.PathLike)) else pairs)
+    all_ratios, feats, null_tiles, chi2s, names = [], [], [], [], []
+    sizes_mean, spacing, acq_used = [], None, acquisition
+    for k, (lr_item, hr_item) in enumerate(items):
+        lr = load(lr_item) if isinstance(lr_item, (str, os.PathLike)) else as_image(lr_item)
+        hr = load(hr_item) if isinstance(hr_item, (str, os.PathLike)) else as_image(hr_item)
+        names.append(Path(lr_item).name if isinstance(lr_item, (str, os.PathLike)) else str(k))
+        pred = predict(lr, loaded, device=str(loaded.device))
+        yhat = _one_channel(pred.numpy(), pred)
+        y = _one_channel(hr.numpy(), hr)
+        if y.shape != yhat.shape:
+            raise InputError(f"HR target {y.shape} does not match the prediction {yhat.shape}",
+                             where=names[-1], hint="HR must be the LR's size × the scale")
+        u, _ = size_map(lr, loaded, kind=uncertainty, ensemble=ensemble,
+                        tta_members=tta_members, u_floor=u_floor, device=str(loaded.device))
+        all_ratios.append(ratios(y, yhat, u))
+        sizes_mean.append(float(u.mean()) / input_range(lr.numpy()))
+        x = _one_channel(lr.numpy(), lr)
+        feats.append(input_features(x))
+        spacing = spacing or list(lr.spacing_um)
+        acq = acquisition
+        if acq is None and isinstance(lr.metadata.get("degradation"), dict):
+            acq = Acquisition.from_image(lr, where=names[-1])
+        if acq is not None:
+            acq_used = acq_used or acq
+            ns = null_space(pred, acq, tile=tile)
+            null_tiles.extend(np.ravel(ns.tile_fraction).tolist())
+            if acq.has_noise_model:
+                from geosr.trust.consistency import consistency
+
+                chi2s.append(consistency(pred, lr, acq, tile=tile).chi2_per_pixel)
+    n = len(all_ratios)
+    if n < 2:
+        raise InputError(f"calibration needs at least 2 image pairs, got {n}", where=source)
+    lam = crc_lambda(all_ratios, alpha)
+    q = conformal_quantile(simultaneous_scores(all_ratios, beta), alpha)
+    gate = None
+    ood_note = None
+    if n >= 4:
+        gate = OODGate.fit(None, features=np.stack(feats), alpha=alpha_ood).to_dict()
+        if 1.0 / (len(gate["calibration_scores"]) + 1) > alpha_ood:
+            ood_note = (f"{len(gate['calibration_scores'])} calibration scores cannot give "
+                        f"p <= {alpha_ood}: use at least {int(2 / alpha_ood)} ID inputs")
+    else:
+        ood_note = "fewer than 4 calibration inputs: no OOD gate"
+    halfwidths = sorted(lam * s for s in sizes_mean) if np.isfinite(lam) else []
+    card = {
+        "format": CARD_FORMAT, "version": CARD_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "model": {"sha256": loaded.sha256, "architecture": loaded.architecture,
+                  "scale": list(loaded.scale),
+                  "path": str(loaded.path) if loaded.path else None},
+        "acquisition": {"scale": list(loaded.scale), "lr_spacing_um": spacing,
+                        "signature": None if acq_used is None else acq_used.signature(),
+                        "description": None if acq_used is None else acq_used.to_dict()},
+        "data": {"pairs": source, "n_images": n, "names": names[:1000],
+                 "simulated": bool(simulated), "description": description,
+                 "exchangeable_unit": "image (field of view)"},
+        "uncertainty": {"kind": uncertainty, "tta_members": tta_members,
+                        "u_floor_rel": u_floor,
+                        "size_map": "u = spread + u_floor * (p99.8 - p1 of the LR input)"},
+        "intervals": {
+            "crc": {"alpha": alpha, "lambda": lam,
+                    "guarantee": f"expected fraction of missed pixels <= {alpha} for images "
+                                 "exchangeable with the calibration set"},
+            "simultaneous": {"alpha": alpha, "beta": beta, "q": q,
+                             "guarantee": f"P(at least {1 - beta:.3g} of an image's pixels "
+                                          f"covered) >= {1 - alpha}"},
+            "interval": "prediction +/- lambda * u"},
+        "ood": gate, "ood_note": ood_note,
+        "id_reference": {"null_tile_fraction": sorted(null_tiles),
+                         "halfwidth_rel": halfwidths, "chi2_per_pixel": sorted(chi2s)},
+        "scope": ("simulated pairs: the guarantee holds for the simulated distribution only"
+                  if simulated else "held-out paired images from the deployment distribution"),
+    }
+    card = to_jsonable(card)
+    target = Path(out) if out is not None else default_card_path(loaded)
+    if target is None:
+        raise ConfigError("where should the card go?", where="out",
+                          hint="pass out= (--out) for a zipped model")
+    write_json(target, card)
+    card["path"] = str(target)
+    return card

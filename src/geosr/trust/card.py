@@ -1,0 +1,96 @@
+"""The calibration card: everything a calibration established, bound to one model (the SHA-256
+of its weights) and one acquisition setting, as JSON.
+
+Intervals are shown only when the card matches: same model hash, same scale, LR pixel size
+within 10 %, and (when both sides record it) the same forward and noise model within 10 %.
+Any mismatch is listed in plain words and the intervals are refused.
+
+>>> card = {"format": CARD_FORMAT, "version": 1, "model": {"sha256": "ab"},
+...         "acquisition": {"scale": [4, 4], "lr_spacing_um": [0.4, 0.4]}}
+>>> card_mismatches(card, model_sha256="ab", scale=(4, 4), lr_spacing_um=(0.41, 0.4))
+[]
+>>> card_mismatches(card, model_sha256="cd", scale=(4, 4), lr_spacing_um=(0.8, 0.4))[0][:28]
+'the card was calibrated for '
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from geosr.core.errors import InputError
+from geosr.core.files import read_json
+
+__all__ = ["CARD_FORMAT", "CARD_VERSION", "CARD_FILE", "card_mismatches", "read_card",
+           "default_card_path"]
+
+CARD_FORMAT = "geosr-calibration-card"
+CARD_VERSION = 1
+CARD_FILE = "calibration.json"
+_RTOL = 0.10
+
+
+def default_card_path(model: Any) -> Path | None:
+    """``MODEL/calibration.json`` for a model folder (None for a zip or an object)."""
+    path = getattr(model, "path", model)
+    if isinstance(path, (str, os.PathLike)) and Path(path).is_dir():
+        return Path(path) / CARD_FILE
+    return None
+
+
+def read_card(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check the format of a calibration card."""
+    card = read_json(path)
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise InputError("is not a geosr calibration card", where=str(path),
+                         hint="write one with geosr calibrate --model M --pairs DIR")
+    if card.get("version") != CARD_VERSION:
+        raise InputError(f"calibration card version {card.get('version')} is not supported",
+                         where=str(path), hint="recalibrate with this geosr version")
+    return card
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isclose(a, b, rel_tol=_RTOL, abs_tol=1e-12):
+            return True
+        return False
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        keys = set(a) & set(b)
+        return all(_close(a[k], b[k]) for k in keys)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def card_mismatches(card: Mapping[str, Any] | None, *, model_sha256: str | None,
+                    scale: Sequence[int] | None = None,
+                    lr_spacing_um: Sequence[float] | None = None,
+                    acquisition: Mapping[str, Any] | None = None) -> list[str]:
+    """Why ``card`` does not apply to this model and input (empty list: it applies)."""
+    if card is None:
+        return ["no calibration card for this model and acquisition setting"]
+    reasons = []
+    sha = (card.get("model") or {}).get("sha256")
+    if model_sha256 is None:
+        reasons.append("the model of the prediction is unknown")
+    elif sha != model_sha256:
+        reasons.append(f"the card was calibrated for model {str(sha)[:12]}, not "
+                       f"{model_sha256[:12]}")
+    acq = card.get("acquisition") or {}
+    if scale is not None and acq.get("scale") is not None and \
+            [int(s) for s in acq["scale"]] != [int(s) for s in scale]:
+        reasons.append(f"the card is for scale {acq['scale']}, not {list(scale)}")
+    if lr_spacing_um is not None and acq.get("lr_spacing_um") is not None and not _close(
+            [float(s) for s in acq["lr_spacing_um"]], [float(s) for s in lr_spacing_um]):
+        reasons.append(f"the card is for LR pixels of {acq['lr_spacing_um']} µm, the input has "
+                       f"{[round(float(s), 6) for s in lr_spacing_um]} µm (more than 10 % off)")
+    sig = acq.get("signature")
+    if sig is not None and acquisition is not None and not _close(sig, acquisition):
+        reasons.append("the input's forward/noise model differs from the calibration's "
+                       "(blur, noise or scale more than 10 % off)")
+    return reasons

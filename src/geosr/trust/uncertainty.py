@@ -1,0 +1,172 @@
+"""Heuristic per-pixel uncertainty: test-time augmentation (TTA) over the symmetry group of the
+grid, and deep ensembles. Neither comes with a guarantee by itself; both are "size maps" that
+:mod:`geosr.trust.conformal` turns into calibrated intervals.
+
+TTA: for every symmetry ``g`` of the pixel grid, ``ŷ_g = g⁻¹(f(g(x)))``; the mean and the
+per-pixel standard deviation over ``g``. The group is the signed axis permutations that map
+every axis onto one with the same pixel size and the same scale (the dihedral group D4, 8
+elements, for square 2D pixels; 48 for isotropic 3D voxels; 16 — in-plane D4 × z-flip — for
+ZYX with a different z spacing), so anisotropic data are never rotated across unlike axes.
+
+Deep ensembles (Lakshminarayanan et al. 2017): ``M`` models trained with different seeds
+(``geosr train --ensemble M``); mean and standard deviation of their predictions.
+
+>>> len(symmetries(2)), len(symmetries(3)), len(symmetries(3, spacing=(0.5, 0.1, 0.1)))
+(8, 48, 16)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from geosr.core.errors import InputError
+from geosr.core.image import Image, as_image
+
+__all__ = ["Symmetry", "symmetries", "tta", "ensemble_predict", "load_ensemble",
+           "UncertaintyResult", "ENSEMBLE_FILE"]
+
+ENSEMBLE_FILE = "ensemble.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Symmetry:
+    """A signed axis permutation: output axis ``i`` is input axis ``perm[i]``, then flipped
+    where ``flips[i]``."""
+
+    perm: tuple[int, ...]
+    flips: tuple[bool, ...]
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        y = np.transpose(x, self.perm)
+        axes = tuple(i for i, f in enumerate(self.flips) if f)
+        return np.flip(y, axes) if axes else y
+
+    def invert(self, y: np.ndarray) -> np.ndarray:
+        axes = tuple(i for i, f in enumerate(self.flips) if f)
+        x = np.flip(y, axes) if axes else y
+        return np.transpose(x, np.argsort(self.perm))
+
+    def apply_to(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(values[p] for p in self.perm)
+
+
+def symmetries(dims: int, spacing: Sequence[float] | None = None,
+               scale: Sequence[int] | None = None, rtol: float = 1e-6) -> list[Symmetry]:
+    """The grid symmetries that keep pixel size and scale per axis (identity first)."""
+    spacing = tuple(spacing) if spacing is not None else (1.0,) * dims
+    scale = tuple(scale) if scale is not None else (1,) * dims
+    out = []
+    for perm in itertools.permutations(range(dims)):
+        if any(abs(spacing[p] - spacing[i]) > rtol * max(spacing[i], 1e-12) or
+               scale[p] != scale[i] for i, p in enumerate(perm)):
+            continue
+        for flips in itertools.product((False, True), repeat=dims):
+            out.append(Symmetry(tuple(perm), tuple(flips)))
+    return out
+
+
+@dataclasses.dataclass
+class UncertaintyResult:
+    """``mean`` and ``std`` over ``members`` predictions (prediction grid); ``kind`` is
+    ``"tta"`` or ``"ensemble"``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    members: int
+    kind: str
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, "members": self.members,
+                "std_mean": float(self.std.mean()), "std_max": float(self.std.max()),
+                "guarantee": "none by itself; calibrated by the conformal card"}
+
+
+Predictor = Callable[[Image], Image]
+
+
+def _model_predictor(model: Any, **kwargs: Any) -> Predictor:
+    from geosr.predict import predict
+
+    return lambda img: predict(img, model, **kwargs)
+
+
+def tta(image: Image | np.ndarray, predictor: Predictor | Any, *,
+        max_members: int | None = None, **predict_kwargs: Any) -> UncertaintyResult:
+    """Test-time augmentation over the grid's symmetry group.
+
+    ``predictor``: a function Image → Image (the prediction, one channel), or a model
+    (folder/zip path or :class:`geosr.models.LoadedModel`, run with
+    :func:`geosr.predict.predict` and ``predict_kwargs``). ``max_members`` keeps the first
+    ``n`` symmetries (identity first) to bound the cost.
+    """
+    image = as_image(image)
+    scale = None
+    if not callable(predictor) or hasattr(predictor, "module"):
+        from geosr.predict.core import resolve_model
+
+        predictor = resolve_model(predictor, predict_kwargs.pop("device", "auto"))
+        scale = tuple(predictor.scale)
+        predictor = _model_predictor(predictor, device=str(predictor.device), **predict_kwargs)
+    values = image.numpy()
+    lead = 1 if image.has_channels else 0
+    group = symmetries(image.dims, image.spacing, scale)
+    if max_members is not None:
+        group = group[:max(1, int(max_members))]
+    outs = []
+    for g in group:
+        if lead:
+            data = np.stack([g.apply(c) for c in values])
+        else:
+            data = g.apply(values)
+        moved = image.replace(data=np.ascontiguousarray(data), spacing=g.apply_to(image.spacing),
+                              origin=(0.0,) * image.dims)
+        pred = np.asarray(predictor(moved).numpy(), dtype=np.float64)
+        if pred.ndim == image.dims + 1:
+            pred = pred[0]
+        outs.append(g.invert(pred))
+    stack = np.stack(outs)
+    return UncertaintyResult(mean=stack.mean(0), std=stack.std(0, ddof=1) if len(outs) > 1
+                             else np.zeros_like(stack[0]), members=len(outs), kind="tta")
+
+
+def load_ensemble(path: str | os.PathLike) -> list[Path]:
+    """Member model folders of an ensemble description (``ensemble.json`` written by
+    ``geosr train --ensemble N``, or the folder holding it)."""
+    from geosr.core.files import read_json
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / ENSEMBLE_FILE
+    doc = read_json(path)
+    if doc.get("format") != "geosr-ensemble" or not isinstance(doc.get("members"), list):
+        raise InputError("is not a geosr ensemble description", where=str(path),
+                         hint="give the ensemble.json written by geosr train --ensemble N")
+    members = [path.parent / m["model"] for m in doc["members"]]
+    missing = [str(m) for m in members if not m.exists()]
+    if missing:
+        raise InputError(f"member model(s) missing: {missing}", where=str(path))
+    return members
+
+
+def ensemble_predict(image: Image | np.ndarray, members: Sequence[Any] | str | os.PathLike,
+                     **predict_kwargs: Any) -> UncertaintyResult:
+    """Mean and standard deviation of the predictions of the ensemble ``members`` (model
+    paths/LoadedModels, or an ``ensemble.json``)."""
+    if isinstance(members, (str, os.PathLike)):
+        members = load_ensemble(members)
+    if len(members) < 2:
+        raise InputError("an ensemble needs at least 2 members", where="ensemble")
+    image = as_image(image)
+    outs = []
+    for m in members:
+        pred = np.asarray(_model_predictor(m, **predict_kwargs)(image).numpy(), np.float64)
+        outs.append(pred[0] if pred.ndim == image.dims + 1 else pred)
+    stack = np.stack(outs)
+    return UncertaintyResult(mean=stack.mean(0), std=stack.std(0, ddof=1), members=len(outs),
+                             kind="ensemble")
