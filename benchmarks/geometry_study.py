@@ -79,7 +79,8 @@ GEO_BASE = {"base": "fsrcnn", "base_arguments": "{}"}
 ARMS: dict[str, dict[str, Any] | None] = {
     "bicubic": None,
     "l1": {"loss": {"l1": 1.0}},
-    "cldice": {"loss": {"l1": 1.0, "cldice": {"weight": 0.1, "tau": TAU, **RAMP}}},
+    "cldice": {"loss": {"l1": 1.0, "cldice": {"weight": 0.1, "tau": TAU, "max_items": 4,
+                                              **RAMP}}},
     "skeleton_recall": {"loss": {"l1": 1.0, "skeleton_recall": {"weight": 0.1, "tau": TAU,
                                                                 **RAMP}}},
     "persistence": {"loss": {"l1": 1.0, "persistence": {"weight": 0.01, "tau": TAU, "crop": 32,
@@ -93,7 +94,8 @@ ARMS: dict[str, dict[str, Any] | None] = {
                                                         "aux_weight": 0.1}}},
     "tubeness": {"loss": {"l1": 1.0},
                  "model": {"name": "geo", "arguments": {**GEO_BASE, "tubeness": True}}},
-    "topo_combo": {"loss": {"l1": 1.0, "cldice": {"weight": 0.1, "tau": TAU, **RAMP},
+    "topo_combo": {"loss": {"l1": 1.0, "cldice": {"weight": 0.1, "tau": TAU, "max_items": 4,
+                                                  **RAMP},
                             "skeleton_recall": {"weight": 0.1, "tau": TAU, **RAMP}},
                    "model": {"name": "geo", "arguments": {**GEO_BASE, "aux_head": True,
                                                           "tubeness": True, "aux_weight": 0.1}}},
@@ -322,9 +324,10 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"### geometry_study — part {result['part']} ({result['mode']})", "",
              f"Command: `{result['command']}`", ""]
     lines += [f"- {line}" for line in result["design"]]
-    lines += ["", "| phantom | × | arm | params | steps | CPU s (train) | PSNR dB | SSIM | "
+    if result["summary"]:
+        lines += ["", "| phantom | × | arm | params | steps | CPU s (train) | PSNR dB | SSIM | "
               "object F1 | Betti err/tile | clDice | length-density err | thickness err | "
-              "porosity err |", "|" + "---|" * 14]
+                  "porosity err |", "|" + "---|" * 14]
     for s in result["summary"]:
         lines.append(
             f"| {s['kind']} | {s['scale']} | {s['label']} | {s.get('parameters') or '–'} | "
@@ -332,6 +335,10 @@ def markdown(result: dict[str, Any]) -> str:
             f"{_pm(s['ssim'], 3)} | {_pm(s['object_F1'], 3)} | {_pm(s['betti_error'], 3)} | "
             f"{_pm(s['clDice'], 3)} | {_pm(s['length_density_error'], 3)} | "
             f"{_pm(s['thickness_error'], 3)} | {_pm(s['porosity_error'], 3)} |")
+    if result.get("rows"):          # part real
+        from _geometry_real import markdown_rows
+
+        lines += [""] + markdown_rows(result["rows"])
     if result.get("verdicts"):
         lines += ["", "Change vs plain L1 (target: Betti and length-density errors ≤ −30 % "
                   "at a PSNR cost ≤ 0.3 dB):", "",

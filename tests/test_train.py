@@ -84,7 +84,7 @@ def test_example_configs_are_valid(path):
     ({"validaton": {}}, "validaton: unknown field; allowed: version, algorithm, seed, scale"),
     ({"patch": {"size": 30}}, "patch.size: 30 is not divisible by scale 4; use 28 or 32"),
     ({"model": {"name": "srgan"}}, "model.name: unknown model 'srgan'; allowed: care, edsr"),
-    ({"loss": "perceptual"}, "loss: unknown loss 'perceptual'; allowed: charbonnier, l1"),
+    ({"loss": "perceptual"}, "loss: unknown loss 'perceptual'; allowed: charbonnier, cldice"),
     ({"loss": [{"name": "l1", "wieght": 1}]}, "loss[0].wieght: unknown field; allowed: name"),
     ({"validation": {"metric": "ssim"}}, "validation.metric: Input should be 'psnr' or 'loss'"),
     ({"data": {"source": "phantom", "kind": "enamel"}},

@@ -78,21 +78,27 @@ def test_predict_trust_writes_maps_and_verdict(files, capsys):
 
 
 def test_calibrate_then_trust_shows_intervals_only_for_matching_card(files, capsys):
-    root, model = files["root"], files["model"]
+    import shutil
+
+    root = files["root"]
+    model = shutil.copytree(files["model"], root / "model_cal")   # same weights, own card
     sr = root / "sr2.tif"
-    assert main(["predict", str(files["lr"]), "--model", str(model), "--out", str(sr),
+    assert main(["predict", str(files["lr"]), "--model", str(files["model"]), "--out", str(sr),
                  "--device", "cpu"]) == 0
     code = main(["calibrate", "--model", str(model), "--pairs", str(root / "pairs"),
-                 "--alpha", "0.2", "--tta-members", "4"])
+                 "--alpha", "0.2", "--tta-members", "4", "--model-features"])
     printed = capsys.readouterr().out
     assert code == 0, printed
     card = json.loads((model / "calibration.json").read_text())
     assert card["model"]["sha256"] == load(sr).metadata["prediction"]["model_sha256"]
     assert card["data"]["n_images"] == 8 and card["acquisition"]["signature"]["gain"] == 0.005
     assert float(card["intervals"]["crc"]["lambda"]) > 0
+    assert card["ood"]["alpha"] == 0.01 and "cannot give" in card["ood_note"]   # 8 inputs only
+    assert card["ood_features"]["layer"] and len(card["ood_features"]["center"]) == 4
     assert main(["trust", str(sr), str(files["lr"]), "--model", str(model)]) == 0
     summary = json.loads((root / "sr2.trust" / "trust.json").read_text())
     assert "interval_lower.tif" in summary["maps"] and summary["intervals"]["kind"] == "crc"
+    assert 0 < summary["ood"]["pvalue_features"] <= 1 and summary["ood"]["flag"] is False
     lower, upper = load(root / "sr2.trust" / "interval_lower.tif"), load(
         root / "sr2.trust" / "interval_upper.tif")
     assert np.all(lower.numpy() <= load(sr).numpy() + 1e-6)

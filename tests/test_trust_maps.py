@@ -152,10 +152,18 @@ def test_squirrel_recovers_blur_and_scaling():
     assert res.beta == pytest.approx(beta0, abs=0.05)
     assert res.rsp > 0.99 and not res.at_bound
     # a prediction no Gaussian blur explains (LR sharper than the SR) hits the bound
-    assert squirrel(r, ndimage.gaussian_filter(s, 12), 4).at_bound
+    # a prediction blurrier than the input needs no blur: the lower bound
+    assert squirrel(r, ndimage.gaussian_filter(s, 12), 4).bound == "lower"
+    # an input blurrier than any blur in the search range: the upper bound
+    wide = ndimage.gaussian_filter(s, 2.0 * 4, mode="reflect").reshape(32, 4, 32, 4).mean((1, 3))
+    assert squirrel(wide, s, 4, bounds=(0.05, 1.0)).bound == "upper"
 
 
 def test_physics_formulas_and_power_above_cutoff():
+    from geosr.trust.physics import ct_blur_um
+
+    assert ct_blur_um(focal_spot_um=5.0, detector_pitch_um=50.0, magnification=10.0)["blur_um"] \
+        == pytest.approx(np.hypot(4.5, 5.0))
     lim = optical_limits(wavelength_nm=488, na=1.3, microscope="confocal",
                          refractive_index=1.515)
     assert lim["nyquist_pixel_um"] * 1000 == pytest.approx(46.9, abs=0.05)   # SVI example
@@ -221,3 +229,38 @@ def test_trust_report_3d_writes_maps_with_spacing(tmp_path):
     null = load(tmp_path / "vol.trust" / "nullspace.tif")
     assert null.shape == (8, 32, 32) and null.spacing == pytest.approx((0.3, 0.1, 0.1))
     assert "uncertainty_std.tif" not in s["maps"]    # no model given
+
+
+def test_consistency_of_quantised_input_in_level_units():
+    """An integer (quantised, offset) LR: the prediction lives in LR units (levels), the
+    noise model is converted to levels (gain, offset, read noise, 1/12 rounding)."""
+    rng = np.random.default_rng(0)
+    f = 0.5 + ndimage.gaussian_filter(rng.random((128, 128)), 3) * 2
+    hr = Image(f, "YX", spacing=(0.1, 0.1))
+    lr = degrade(hr, scale=4, fwhm_um=0.4, photons=300.0, read_noise=0.01, offset=0.1,
+                 bit_depth=12, saturation=3.0, seed=1)
+    acq = Acquisition.from_image(lr)
+    ipl = 3.0 / 4095
+    assert acq.gain == pytest.approx(1 / (300 * ipl)) and acq.quantization_var == 1 / 12
+    res = consistency(hr.replace(data=(f + 0.1) / ipl), lr, acq, tile=4)
+    assert 0.9 < res.chi2_per_pixel < 1.1
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    for name in ("acquisition", "consistency", "nullspace", "squirrel", "physics", "tiles",
+                 "uncertainty", "conformal", "ood", "card", "verdict"):
+        module = importlib.import_module(f"geosr.trust.{name}")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, name
+
+
+def test_physics_per_axis_blur_uses_lateral_and_axial_widths():
+    rep = physics_report(lr_spacing_um=(0.3, 0.2, 0.2), scale=(1, 2, 2),
+                         blur_fwhm_um=(0.6, 0.2, 0.2))
+    lateral = optical_limits(blur_fwhm_um=0.2)
+    assert rep["cutoff_cyc_per_um"] == pytest.approx(lateral["cutoff_cyc_per_um"])
+    assert rep["axial_cutoff_cyc_per_um"] == pytest.approx(lateral["cutoff_cyc_per_um"] / 3)
+    assert rep["supported_scale"] == pytest.approx(0.2 / lateral["nyquist_pixel_um"])

@@ -47,12 +47,16 @@ def predict(
     wavelength_nm: Optional[float] = typer.Option(None, "--wavelength-nm", help="With --trust: "
                                                   "emission wavelength (nm)."),
     na: Optional[float] = typer.Option(None, "--na", help="With --trust: numerical aperture."),
+    microscope: str = typer.Option("widefield", "--microscope", help="With --trust: widefield "
+                                   "or confocal."),
     photons: Optional[float] = typer.Option(None, "--photons", help="With --trust: photons per "
                                             "intensity unit of the input (Poisson noise)."),
     read_noise: float = typer.Option(0.0, "--read-noise", help="With --trust: Gaussian read "
                                      "noise (sd, input intensity units)."),
     uncertainty: str = typer.Option("auto", "--uncertainty", help="With --trust: auto, tta, "
                                     "ensemble, constant or none."),
+    ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="With --trust "
+                                            "--uncertainty ensemble: ensemble.json."),
 ) -> None:
     """Super-resolve images with a trained model, tile by tile (2D or 3D).
 
@@ -85,9 +89,9 @@ def predict(
         from geosr.predict.batch import list_inputs
 
         acq = acquisition_from_options(tuple(loaded.scale), fwhm_um, wavelength_nm, na,
-                                       "widefield", photons, read_noise)
+                                       microscope, photons, read_noise)
         for source, output in list_inputs(src, out):
             run_trust(output, source, loaded, card=card, acquisition=acq,
-                      wavelength_nm=wavelength_nm, na=na, microscope="widefield",
-                      blur_fwhm_um=None, uncertainty=uncertainty, ensemble=None, tile=None,
-                      device=device)
+                      wavelength_nm=wavelength_nm, na=na, microscope=microscope,
+                      blur_fwhm_um=None, uncertainty=uncertainty, ensemble=ensemble,
+                      tile=None, device=device)

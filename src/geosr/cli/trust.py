@@ -77,6 +77,8 @@ def calibrate(
                                               "N symmetries (cost)."),
     simulated: bool = typer.Option(False, "--simulated", help="The pairs are simulated: the "
                                    "guarantee holds for the simulated distribution only."),
+    model_features: bool = typer.Option(False, "--model-features", help="Also gate on the "
+                                        "model's own features (Mahalanobis)."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Calibrate a model on held-out pairs: conformal intervals, OOD gate, reference
@@ -85,7 +87,8 @@ def calibrate(
 
     card = run_calibrate(model, pairs, alpha=alpha, alpha_ood=alpha_ood,
                          uncertainty=uncertainty, ensemble=ensemble, tta_members=tta_members,
-                         out=out, device=device, simulated=simulated)
+                         out=out, device=device, simulated=simulated,
+                         model_features=model_features)
     crc = card["intervals"]["crc"]
     typer.echo(f"calibrated on {card['data']['n_images']} image(s): lambda = {crc['lambda']} "
                f"(alpha {crc['alpha']}); card -> {card['path']}")

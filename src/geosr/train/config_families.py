@@ -90,7 +90,12 @@ class IsotropicConfig(_Strict):
     degraded along one axis teach a 2D model (per-axis scale ``[scale, 1]``) to restore that
     axis; prediction applies it to the XZ and YZ planes and averages (``planes: both``) or
     uses one set (``xz``/``yz``). ``predict``: after training, reconstruct the training stack
-    into ``<out>/isotropic.tif``."""
+    into ``<out>/isotropic.tif``. ``init``: ``interpolation`` (default) zeroes the last layer
+    of a residual model (``care``, ``unet_pix2pix`` with ``residual: true``), so training
+    starts from the model's own z-interpolation (``upsample: cubic`` recommended) and only
+    learns a correction — short runs then no longer fall below the classical interpolation;
+    ``random``: the architecture's own initialisation (no effect on non-residual models)."""
 
     planes: Literal["both", "xz", "yz"] = "both"
     predict: bool = True
+    init: Literal["interpolation", "random"] = "interpolation"

@@ -14,6 +14,17 @@ Lateral planes are sharp in both axes; blurred by the axial PSF along one axis a
 Patches: ``patch.size`` HR pixels per axis (LR patch ``size/scale × size``); augmentation is
 flips only (a 90° rotation would swap the restored axis).
 
+Start from the interpolation (``isotropic.init: interpolation``, default): the last layer of a
+residual model starts at zero, so the untrained model *is* its own z-interpolation and a short
+run starts at that quality instead of far below it. Measured on a 3D dentin phantom (z step
+4 × 0.2 µm, axial FWHM 0.8 µm, 60 steps of batch 8, 1 thread; PSNR of the whole stack against
+the isotropic truth, phantom intensity, data range 1): bicubic z-interpolation 49.6 dB;
+``care`` 16 features depth 2 (≈ 6 CPU s): random init with a linear base 48.3 dB, with a
+cubic base 50.8 dB, cubic base started from the interpolation 51.9 dB; ``care`` 8 features
+depth 1 (≈ 3 CPU s): linear, random init 45.3 dB; cubic, from the interpolation 50.7 dB. A
+linear base is ≈ 2 dB below bicubic, and a random residual starts 12–19 dB (validation PSNR)
+below both, which a short run does not make up.
+
 Example
 -------
 >>> from geosr.train import train
@@ -38,7 +49,7 @@ from geosr.train.loop import Trainer
 from geosr.train.schedule import Schedule
 from geosr.train.validate import bicubic_baseline, default_max_size, prepare_validation
 
-__all__ = ["IsotropicTrainer", "AxisPatchSampler"]
+__all__ = ["IsotropicTrainer", "AxisPatchSampler", "start_from_interpolation"]
 
 
 class AxisPatchSampler:
@@ -88,6 +99,16 @@ class AxisPatchSampler:
         self.drawn = int(state.get("drawn", 0))
 
 
+def start_from_interpolation(model: torch.nn.Module) -> None:
+    """Zero the last convolution of a residual pre-upsampling model (output = the model's
+    own interpolation of its input until training adds a correction)."""
+    convs = [m for m in model.modules() if isinstance(m, (torch.nn.modules.conv._ConvNd))]
+    if convs:
+        torch.nn.init.zeros_(convs[-1].weight)
+        if convs[-1].bias is not None:
+            torch.nn.init.zeros_(convs[-1].bias)
+
+
 class IsotropicTrainer(Trainer):
     """``algorithm: isotropic`` (see the module docstring)."""
 
@@ -135,6 +156,12 @@ class IsotropicTrainer(Trainer):
                                  step_size=t.step_size, gamma=t.gamma)
         self._build_extra()
 
+    def _build_extra(self) -> None:
+        self.init = "random"
+        if self.cfg.isotropic.init == "interpolation" and getattr(self.model, "residual", False):
+            start_from_interpolation(self.model)
+            self.init = "interpolation"
+
     def _loop(self, csv_log, tb_log) -> None:
         if self.baseline is None:   # per-axis bicubic (the base loop assumes one scale)
             self.baseline = bicubic_baseline(self.val_images, self.factors, self.loss_fn)
@@ -144,7 +171,7 @@ class IsotropicTrainer(Trainer):
         info = self.data.degradation
         return {**spec, "scale": list(self.factors), "dims": 2,
                 "isotropic": {"factor": self.cfg.scale, "axis": "Z",
-                              "planes": self.cfg.isotropic.planes,
+                              "planes": self.cfg.isotropic.planes, "init": self.init,
                               "axial_fwhm_um": info.get("axial_fwhm_um"),
                               "z_over_xy": info.get("z_over_xy")}}
 

@@ -34,6 +34,7 @@ _EXPORTS = {
     "physics_report": "geosr.trust.physics",
     "optical_limits": "geosr.trust.physics",
     "power_above_cutoff": "geosr.trust.physics",
+    "ct_blur_um": "geosr.trust.physics",
     "consistency": "geosr.trust.consistency",
     "ConsistencyResult": "geosr.trust.consistency",
     "squirrel": "geosr.trust.squirrel",

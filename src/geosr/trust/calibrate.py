@@ -105,7 +105,8 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
               uncertainty: str = "tta", ensemble: Any = None, tta_members: int | None = None,
               u_floor: float = 0.01, acquisition: Acquisition | None = None,
               tile: Any = None, out: str | os.PathLike | None = None, device: str = "cpu",
-              simulated: bool = False, description: str | None = None) -> dict[str, Any]:
+              simulated: bool = False, description: str | None = None,
+              model_features: bool = False) -> dict[str, Any]:
     """Calibrate ``model`` on held-out ``pairs`` and write the card (JSON) to ``out`` (default
     ``MODEL/calibration.json``). Returns the card.
 
@@ -127,6 +128,10 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
     acquisition:
         The LR acquisition (default: each LR image's degradation metadata, when present); used
         for the null-space reference distribution and bound into the card.
+    model_features:
+        Also fit a second OOD gate on the model's own features (Mahalanobis on
+        ℓ2-normalised pooled activations); the two gates then share ``alpha_ood``
+        (Bonferroni).
     """
     from geosr.io import load
     from geosr.predict import predict
@@ -136,7 +141,7 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
     loaded = resolve_model(model, device)
     source = str(pairs) if isinstance(pairs, (str, os.PathLike)) else "in-memory pairs"
     items: Iterable = (list_pairs(pairs) if isinstance(pairs, (str, os.PathLike)) else pairs)
-    all_ratios, feats, null_tiles, chi2s, names = [], [], [], [], []
+    all_ratios, feats, null_tiles, chi2s, names, mfeats = [], [], [], [], [], []
     sizes_mean, spacing, acq_used = [], None, acquisition
     for k, (lr_item, hr_item) in enumerate(items):
         lr = load(lr_item) if isinstance(lr_item, (str, os.PathLike)) else as_image(lr_item)
@@ -153,11 +158,16 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
         all_ratios.append(ratios(y, yhat, u))
         sizes_mean.append(float(u.mean()) / input_range(lr.numpy()))
         x = _one_channel(lr.numpy(), lr)
-        feats.append(input_features(x))
-        spacing = spacing or list(lr.spacing_um)
         acq = acquisition
         if acq is None and isinstance(lr.metadata.get("degradation"), dict):
             acq = Acquisition.from_image(lr, where=names[-1])
+        saturation = None if acq is None else acq.saturation_value
+        feats.append(input_features(x, saturation))
+        if model_features:
+            from geosr.trust.ood import model_features as features_of
+
+            mfeats.append(features_of(loaded, lr))
+        spacing = spacing or list(lr.spacing_um)
         if acq is not None:
             acq_used = acq_used or acq
             ns = null_space(pred, acq, tile=tile)
@@ -174,12 +184,22 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
     gate = None
     ood_note = None
     if n >= 4:
-        gate = OODGate.fit(None, features=np.stack(feats), alpha=alpha_ood).to_dict()
+        gate = OODGate.fit(None, features=np.stack(feats), alpha=alpha_ood,
+                           saturation=None if acq_used is None
+                           else acq_used.saturation_value).to_dict()
         if 1.0 / (len(gate["calibration_scores"]) + 1) > alpha_ood:
             ood_note = (f"{len(gate['calibration_scores'])} calibration scores cannot give "
                         f"p <= {alpha_ood}: use at least {int(2 / alpha_ood)} ID inputs")
     else:
         ood_note = "fewer than 4 calibration inputs: no OOD gate"
+    gate_features = None
+    if model_features and n >= 4:
+        gate_features = OODGate.fit(None, features=np.stack(mfeats), alpha=alpha_ood,
+                                    names=[f"feature_{i}" for i in range(len(mfeats[0]))]
+                                    ).to_dict()
+        from geosr.trust.ood import feature_layer
+
+        gate_features["layer"] = feature_layer(loaded.module)
     halfwidths = sorted(lam * s for s in sizes_mean) if np.isfinite(lam) else []
     card = {
         "format": CARD_FORMAT, "version": CARD_VERSION,
@@ -204,7 +224,7 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
                              "guarantee": f"P(at least {1 - beta:.3g} of an image's pixels "
                                           f"covered) >= {1 - alpha}"},
             "interval": "prediction +/- lambda * u"},
-        "ood": gate, "ood_note": ood_note,
+        "ood": gate, "ood_note": ood_note, "ood_features": gate_features,
         "id_reference": {"null_tile_fraction": sorted(null_tiles),
                          "halfwidth_rel": halfwidths, "chi2_per_pixel": sorted(chi2s)},
         "scope": ("simulated pairs: the guarantee holds for the simulated distribution only"

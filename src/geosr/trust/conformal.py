@@ -18,7 +18,7 @@ nothing about one pixel, one structure, or an input unlike the calibration set (
 
 >>> import numpy as np
 >>> conformal_quantile(np.arange(1, 10), alpha=0.2)
-8
+8.0
 >>> conformal_pvalue(np.arange(1, 10), 8.5)
 0.2
 """

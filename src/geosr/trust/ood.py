@@ -154,3 +154,53 @@ class OODGate:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OODGate":
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+#: Largest input (pixels per axis) the feature pass sees; larger inputs are centre-cropped.
+FEATURE_CROP = {2: 256, 3: 64}
+
+
+def feature_layer(module: Any) -> str:
+    """Name of the layer whose activations serve as model features: among the convolutions
+    (not the last one, which makes the image), the one with the most output channels (the
+    latest on ties)."""
+    import torch
+
+    convs = [(name, m) for name, m in module.named_modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
+    if len(convs) < 2:
+        raise InputError("the model has fewer than two convolutions: no feature layer",
+                         where="model", hint="use the input-statistics gate only")
+    best = max(range(len(convs) - 1), key=lambda i: (convs[i][1].out_channels, i))
+    return convs[best][0]
+
+
+def model_features(loaded: Any, lr: Any) -> np.ndarray:
+    """ℓ2-normalised, global-average-pooled activations of :func:`feature_layer` for the
+    (centre-cropped) input, after the model's own normalisation (Mahalanobis++ style)."""
+    import torch
+
+    from geosr.core.image import as_image
+
+    image = as_image(lr, "lr")
+    x = np.asarray(image.numpy(), dtype=np.float32)
+    if not image.has_channels:
+        x = x[None]
+    crop = FEATURE_CROP.get(image.dims, 64)
+    sl = tuple(slice(max(0, (n - crop) // 2), max(0, (n - crop) // 2) + crop)
+               for n in x.shape[1:])
+    x = x[(slice(None),) + sl]
+    lo, hi = loaded.normalizer.fit(x)
+    x = loaded.normalizer.normalize(x, lo, hi)
+    name = feature_layer(loaded.module)
+    layer = dict(loaded.module.named_modules())[name]
+    captured: list[Any] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+    try:
+        with torch.inference_mode():
+            loaded.module(torch.from_numpy(np.ascontiguousarray(x[None])).to(loaded.device))
+    finally:
+        handle.remove()
+    act = captured[0].float()
+    vec = act.mean(dim=tuple(range(2, act.ndim)))[0].cpu().numpy().astype(np.float64)
+    return vec / max(float(np.linalg.norm(vec)), 1e-12)

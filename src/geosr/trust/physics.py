@@ -36,9 +36,28 @@ import numpy as np
 from geosr.core.errors import ConfigError
 from geosr.degrade.psf import FWHM_PER_SIGMA
 
-__all__ = ["optical_limits", "physics_report", "power_above_cutoff"]
+__all__ = ["optical_limits", "physics_report", "power_above_cutoff", "ct_blur_um"]
 
 _MTF10 = math.sqrt(math.log(10.0) / 2.0) / math.pi
+
+
+def ct_blur_um(*, focal_spot_um: float, detector_pitch_um: float,
+               magnification: float) -> dict[str, float]:
+    """Object-plane blur and voxel size of a cone-beam micro-CT geometry:
+    ``blur ≈ sqrt((s_f (M − 1)/M)² + (p_d/M)²)``, ``voxel = p_d / M`` (µm; ``M`` the
+    geometric magnification). Use ``blur_um`` as ``blur_fwhm_um`` of :func:`physics_report`.
+
+    >>> d = ct_blur_um(focal_spot_um=5.0, detector_pitch_um=50.0, magnification=10.0)
+    >>> round(d["blur_um"], 3), d["voxel_um"]
+    (6.727, 5.0)
+    """
+    m = float(magnification)
+    if not (m >= 1.0 and focal_spot_um >= 0 and detector_pitch_um > 0):
+        raise ConfigError("need magnification >= 1, focal spot >= 0 and pitch > 0 (µm)",
+                          where="magnification")
+    blur = math.hypot(focal_spot_um * (m - 1.0) / m, detector_pitch_um / m)
+    return {"blur_um": blur, "voxel_um": detector_pitch_um / m,
+            "formula": "sqrt((s_f (M-1)/M)^2 + (p_d/M)^2); voxel = p_d/M"}
 
 
 def optical_limits(*, wavelength_nm: float | None = None, na: float | None = None,
@@ -111,13 +130,15 @@ def physics_report(*, lr_spacing_um: float | Sequence[float], scale: int | Seque
                    wavelength_nm: float | None = None, na: float | None = None,
                    microscope: str = "widefield", excitation_nm: float | None = None,
                    refractive_index: float | None = None,
-                   blur_fwhm_um: float | None = None,
+                   blur_fwhm_um: float | Sequence[float] | None = None,
                    prediction: np.ndarray | None = None) -> dict[str, Any]:
     """Nyquist, cut-off, supported SR factor and (with ``prediction``, on the SR grid) the
     share of its power above the optical cut-off, with plain-language warnings.
 
     Parameters are in physical units: pixel sizes in µm (per axis, ZYX order for 3D; the last
-    two are lateral), wavelengths in nm, ``blur_fwhm_um`` the system blur (CT) in µm.
+    two are lateral), wavelengths in nm, ``blur_fwhm_um`` the system blur (CT or a Gaussian
+    PSF) in µm, one value or one per axis (then the lateral cut-off uses the wider lateral
+    width and, in 3D, the first is the axial width).
     Returns a JSON-serialisable dict; ``warnings`` is a list of sentences.
     """
     spacing = [float(lr_spacing_um)] if np.ndim(lr_spacing_um) == 0 else [
@@ -127,9 +148,18 @@ def physics_report(*, lr_spacing_um: float | Sequence[float], scale: int | Seque
                                                              else len(scale))
     spacing = spacing * dims if len(spacing) == 1 else spacing
     scales = [int(scale)] * dims if np.ndim(scale) == 0 else [int(s) for s in scale]
+    axial_fwhm = None
+    if blur_fwhm_um is not None and np.ndim(blur_fwhm_um):
+        widths = [float(w) for w in blur_fwhm_um]
+        axial_fwhm = widths[0] if len(widths) == 3 and widths[0] > 0 else None
+        blur_fwhm_um = max(widths[-2:])
     limits = optical_limits(wavelength_nm=wavelength_nm, na=na, microscope=microscope,
                             excitation_nm=excitation_nm, refractive_index=refractive_index,
                             blur_fwhm_um=blur_fwhm_um)
+    if axial_fwhm is not None and limits:
+        fcz = _MTF10 / (axial_fwhm / FWHM_PER_SIGMA)
+        limits = {**limits, "axial_cutoff_cyc_per_um": fcz,
+                  "axial_nyquist_pixel_um": 1.0 / (2.0 * fcz)}
     report: dict[str, Any] = {"lr_spacing_um": spacing, "scale": scales,
                               "sr_spacing_um": [p / s for p, s in zip(spacing, scales)],
                               "lr_nyquist_cyc_per_um": [1.0 / (2.0 * p) for p in spacing],
@@ -145,7 +175,8 @@ def physics_report(*, lr_spacing_um: float | Sequence[float], scale: int | Seque
     s_phys = max(1.0, p_lr / pn)
     report["supported_scale"] = s_phys
     report["undersampled_input"] = p_lr > pn
-    if max(lat_scale) > s_phys * (1 + 1e-9):
+    report["scale_exceeds_optics"] = bool(max(lat_scale) > s_phys * (1 + 1e-9))
+    if report["scale_exceeds_optics"]:
         report["warnings"].append(
             f"the requested scale {max(lat_scale)} exceeds the {s_phys:.2f} the optics support: "
             f"the output grid is finer than the optics can resolve, so detail finer than "

@@ -118,6 +118,7 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
     out:
         Folder to write the maps and ``trust.json`` into (atomically).
     """
+    from geosr.trust.conformal import conformal_pvalue
     from geosr.trust.consistency import consistency
     from geosr.trust.nullspace import null_space
     from geosr.trust.ood import OODGate
@@ -159,7 +160,7 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
     if blur_fwhm_um is None and wavelength_nm is None and acquisition is not None and \
             acquisition.fwhm_um is not None:
         fw = acquisition.fwhm_um
-        blur_fwhm_um = float(np.max(fw)) if np.ndim(fw) else float(fw)
+        blur_fwhm_um = [float(w) for w in fw] if np.ndim(fw) else float(fw)
 
     maps: dict[str, Image] = {}
     lr_sp, sr_sp = tuple(low.spacing), tuple(pred.spacing)
@@ -255,9 +256,21 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
         summary["intervals"] = {"refused": reasons}
 
     ood = None
-    if card is not None and card.get("ood") and not any("model" in r for r in reasons):
+    same_model = (card is not None and loaded is not None
+                  and (card.get("model") or {}).get("sha256") == loaded.sha256)
+    if card is not None and card.get("ood"):
         gate = OODGate.from_dict(card["ood"])
         ood = gate.check(y)
+        if card.get("ood_features") and same_model:
+            from geosr.trust.ood import model_features
+
+            fgate = OODGate.from_dict(card["ood_features"])
+            p_feat = conformal_pvalue(fgate.calibration_scores,
+                                      float(fgate.score_features(model_features(loaded, low))[0]))
+            combined = min(1.0, 2.0 * min(ood["pvalue"], p_feat))   # Bonferroni over 2 gates
+            ood = {**ood, "pvalue_inputs": ood["pvalue"], "pvalue_features": p_feat,
+                   "pvalue": combined, "flag": bool(combined <= gate.alpha),
+                   "combination": "Bonferroni: 2 * min(p_inputs, p_features)"}
         summary["ood"] = ood
     else:
         summary["ood"] = {"skipped": "no OOD gate (needs a matching calibration card)"}
@@ -265,13 +278,14 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
     id_ref = (card or {}).get("id_reference") or {}
     grid = ns.tile_fraction.shape
     verdicts = tile_verdicts(
-        grid, chi2_p=chi2_p, ood=ood, squirrel_at_bound=sq.at_bound, card_reasons=reasons,
+        grid, chi2_p=chi2_p, ood=ood, squirrel_bound=sq.bound, card_reasons=reasons,
         null_tile_fraction=ns.tile_fraction if not reasons else None,
         id_null_tile_fraction=id_ref.get("null_tile_fraction"),
         halfwidth_rel=halfwidth_rel, id_halfwidth_rel=id_ref.get("halfwidth_rel"),
-        scale_exceeds_optics=any("exceeds" in w for w in summary["physics"]["warnings"]))
+        scale_exceeds_optics=bool(summary["physics"].get("scale_exceeds_optics")))
     maps["verdict"] = Image(verdicts.codes.astype(np.uint8), ax, spacing=tile_sp, unit=low.unit)
     summary["verdict"] = verdicts.summary()
+    summary["maps"] = sorted(f"{name}.tif" for name in maps)
     summary = to_jsonable(summary)
     report = TrustReport(maps=maps, summary=summary)
     if out is not None:

@@ -11,8 +11,9 @@ the paper's formulas). Outputs, on the LR grid: the signed residual ``R − (αB
 correlation of ``R`` and ``αB + β``).
 
 Blind spot (tested): detail that vanishes after blurring and binning (null-space detail, e.g.
-a hallucinated sub-resolution spot pair) gives a clean map. A σ at a search bound means no
-Gaussian degradation explains the prediction.
+a hallucinated sub-resolution spot pair) gives a clean map. A σ at the upper search bound means no
+Gaussian degradation explains the prediction; at the lower bound, the prediction is no sharper
+than the input (nothing to blur: e.g. an interpolation).
 
 >>> import numpy as np
 >>> from scipy import ndimage
@@ -56,7 +57,9 @@ def noise_sigma(values: np.ndarray) -> float:
 @dataclasses.dataclass
 class SquirrelResult:
     """Fitted ``sigma_lr_px`` (σ in LR pixels), ``alpha``, ``beta``; ``residual`` = signed
-    ``R − (αB + β)`` on the LR grid; ``rse``, ``rsp``; ``rse_over_noise``; ``at_bound``."""
+    ``R − (αB + β)`` on the LR grid; ``rse``, ``rsp``; ``rse_over_noise``; ``bound``:
+    ``"lower"`` (the prediction is no sharper than the LR input: no blur is needed, e.g.
+    interpolation), ``"upper"`` (even the widest blur does not explain it) or None."""
 
     sigma_lr_px: float
     alpha: float
@@ -65,8 +68,12 @@ class SquirrelResult:
     rse: float
     rsp: float
     noise_sigma: float
-    at_bound: bool
+    bound: str | None
     fixed_sigma: bool
+
+    @property
+    def at_bound(self) -> bool:
+        return self.bound is not None
 
     @property
     def rse_over_noise(self) -> float:
@@ -75,7 +82,7 @@ class SquirrelResult:
     def summary(self) -> dict[str, Any]:
         return {"sigma_lr_px": self.sigma_lr_px, "alpha": self.alpha, "beta": self.beta,
                 "rse": self.rse, "rsp": self.rsp, "lr_noise_sigma": self.noise_sigma,
-                "rse_over_noise": self.rse_over_noise, "sigma_at_bound": self.at_bound,
+                "rse_over_noise": self.rse_over_noise, "sigma_at_bound": self.bound,
                 "sigma_fixed": self.fixed_sigma,
                 "model": "R ~ alpha * blockmean_M(G_sigma * S) + beta",
                 "blind_spot": "detail that vanishes after blur and binning gives a clean map"}
@@ -148,7 +155,10 @@ def squirrel(lr: Any, sr: Any, scale: Any = None, *, fixed_sigma: float | None =
     with np.errstate(invalid="ignore"):
         rsp = float(np.corrcoef(r.ravel(), fit.ravel())[0, 1]) if fit.std() > 0 else 0.0
     span = hi - lo
-    at_bound = fixed_sigma is None and (sigma - lo < 0.01 * span or hi - sigma < 0.01 * span)
+    bound = None
+    if fixed_sigma is None:
+        bound = "lower" if sigma - lo < 0.01 * span else "upper" if hi - sigma < 0.01 * span \
+            else None
     return SquirrelResult(sigma_lr_px=sigma, alpha=alpha, beta=beta, residual=r - fit,
-                          rse=rse, rsp=rsp, noise_sigma=noise_sigma(r), at_bound=bool(at_bound),
+                          rse=rse, rsp=rsp, noise_sigma=noise_sigma(r), bound=bound,
                           fixed_sigma=fixed_sigma is not None)

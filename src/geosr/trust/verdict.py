@@ -2,11 +2,12 @@
 
 - **red — do not trust / I don't know**: the input is out of distribution (OOD p ≤ α_OOD), or
   the tile contradicts the measurement (χ² p < 0.001), or no Gaussian degradation explains the
-  prediction (SQUIRREL σ at a bound), or there is no matching calibration card for this model
+  prediction (SQUIRREL σ at the upper bound), or there is no matching calibration card for this model
   and setting.
 - **amber — unverifiable detail**: consistent with the data, but the tile's null-space share is
   unusual for the calibration images (conformal p ≤ 0.05), or the interval is wider than 95 %
-  of the calibration images', or the requested scale exceeds what the optics support.
+  of the calibration images', or the requested scale exceeds what the optics support, or the
+  prediction is no sharper than the input (SQUIRREL σ at the lower bound).
 - **green — consistent**: none of the above: "consistent with the measured data and, for images
   like the calibration set, within the shown interval with ≥ 1 − α expected pixel coverage".
 
@@ -60,7 +61,7 @@ class Verdicts:
 
 def tile_verdicts(grid: Sequence[int], *, chi2_p: np.ndarray | None = None,
                   chi2_alpha: float = 1e-3, ood: dict[str, Any] | None = None,
-                  squirrel_at_bound: bool = False, card_reasons: Sequence[str] = (),
+                  squirrel_bound: str | None = None, card_reasons: Sequence[str] = (),
                   null_tile_fraction: np.ndarray | None = None,
                   id_null_tile_fraction: Sequence[float] | None = None,
                   null_alpha: float = 0.05, halfwidth_rel: float | None = None,
@@ -74,9 +75,13 @@ def tile_verdicts(grid: Sequence[int], *, chi2_p: np.ndarray | None = None,
     if ood is not None and ood.get("flag"):
         global_red.append(f"input unlike the calibration inputs (OOD p = {ood['pvalue']:.3g} "
                           f"<= {ood['alpha']}): I don't know")
-    if squirrel_at_bound:
-        global_red.append("no Gaussian blur explains the prediction (SQUIRREL sigma at bound)")
+    if squirrel_bound == "upper":
+        global_red.append("no Gaussian blur explains the prediction (SQUIRREL sigma at the "
+                          "upper bound)")
     global_red.extend(f"intervals refused: {r}" for r in card_reasons)
+    if squirrel_bound == "lower":
+        global_amber.append("the prediction is no sharper than the input (SQUIRREL sigma at "
+                            "the lower bound): no resolution gain to verify")
     if scale_exceeds_optics:
         global_amber.append("the scale exceeds what the optics support: finer detail is "
                             "the model's")
