@@ -518,7 +518,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--phantoms", nargs="+", choices=["dentin", "lcn"])
     p.add_argument("--scales", nargs="+", type=int)
     p.add_argument("--arms", nargs="+", choices=list(ARMS))
-    p.add_argument("--geo-arm", default="topo_combo", choices=[a for a in ARMS if ARMS[a]],
+    p.add_argument("--geo-arm", default="aux_head", choices=[a for a in ARMS if ARMS[a]],
                    help="the geometry recipe of parts light and real")
     p.add_argument("--results", type=Path, default=RESULTS)
     return p.parse_args(argv)

@@ -78,7 +78,8 @@ def main() -> None:
     result = {"benchmark": "zeroshot_tribolium", "quick": args.quick, "steps": steps,
               "slice": {"z": int(z), "shape": list(plane.shape)}, "cpu_seconds_train": cpu,
               "convention": "data range = truth max - min, whole slice, no border crop",
-              "results": rows, "beats_bicubic": rows["zssr"]["psnr_db"] > rows["bicubic"]["psnr_db"],
+              "results": rows,
+              "beats_bicubic": rows["zssr"]["psnr_db"] > rows["bicubic"]["psnr_db"],
               "machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "torch_threads": 1}}
     out = ROOT / "benchmarks" / "results"

@@ -68,30 +68,89 @@ def test_gan_losses_and_pool():
     assert 1 <= from_pool <= 2                        # only 2 zeros were ever stored
 
 
-def test_pix2pix_trains_resumes_and_predicts(tmp_path):
+class _Stop(Exception):
+    """Raised right after the step-20 checkpoint: a run stopped mid-way."""
+
+
+def test_pix2pix_trains_resumes_and_predicts(tmp_path, monkeypatch):
+    import geosr.train.loop as loop
+
     run = tmp_path / "p2p"
     model = train(TINY, out=run)
     values = losses(run)
     assert values[-1] < 0.6 * values[0]
     assert (run / "samples" / "step-00000040.png").is_file()
     assert (run / "gan.csv").read_text().startswith("step,d_loss,g_adv,g_content")
-    state = load_file(str(next((run / "checkpoints").glob("step-*")) / "state.safetensors"))
+    state = load_file(str(run / "checkpoints" / "step-00000040" / "state.safetensors"))
     assert any(k.startswith("disc.net.") for k in state)
     assert any(k.startswith("disc.opt.") for k in state)
+    assert any(k.startswith("disc.pool.") for k in state)
     assert not any(k.startswith("disc") for k in load_file(str(model / "weights.safetensors")))
-    # a second run with the same seed gives identical generator weights
-    half = tmp_path / "again"
-    train({**TINY, "train": {**TINY["train"], "steps": 40}}, out=half)
+    # stop after the step-20 checkpoint, resume: bit-identical generator AND discriminator
+    save = loop.save_checkpoint
+
+    def save_then_stop(folder, step, *args, **kwargs):
+        path = save(folder, step, *args, **kwargs)
+        if step == 20:
+            raise _Stop
+        return path
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    stopped = tmp_path / "stopped"
+    with pytest.raises(_Stop):
+        train(TINY, out=stopped)
+    assert not (stopped / "model").exists()
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    train(TINY, out=stopped, resume=True)
     w_full = load_file(str(model / "weights.safetensors"))
-    w_half = load_file(str(half / "model" / "weights.safetensors"))
-    assert all(torch.equal(w_full[k], w_half[k]) for k in w_full)   # fixed-seed runs repeat
+    w_resumed = load_file(str(stopped / "model" / "weights.safetensors"))
+    assert w_full.keys() == w_resumed.keys()
+    assert all(torch.equal(w_full[k], w_resumed[k]) for k in w_full)
+    resumed = load_file(str(stopped / "checkpoints" / "step-00000040" / "state.safetensors"))
+    disc = [k for k in state if k.startswith("disc.")]
+    assert disc and all(torch.equal(state[k], resumed[k]) for k in disc)
     from geosr.phantoms import phantom
     from geosr.degrade import degrade
-    from geosr.io import save
+    from geosr.io import save as save_image
     lr = degrade(phantom("dentin", dims=2, size_um=6.4, spacing_um=0.1, seed=7).image, scale=4,
                  fwhm_um=0.4, seed=0)
-    save(lr, tmp_path / "lr.tif")
+    save_image(lr, tmp_path / "lr.tif")
     cli_predict(model, tmp_path / "lr.tif", tmp_path / "sr.tif")
     from geosr.io import load
     sr = load(tmp_path / "sr.tif")
     assert sr.shape == (64, 64) and np.allclose(sr.spacing, (0.1, 0.1))
+
+
+@pytest.mark.parametrize("metric,pick", [("cldice", max), ("betti_error", min)])
+def test_checkpoint_selection_by_a_network_metric(tmp_path, metric, pick):
+    """The kept weights are those of the best validation step by the network metric: the
+    step recorded in model.json is the history's arg-best, and the saved model re-scores
+    exactly that value on the validation image."""
+    import json
+
+    from geosr.models import load_model
+    from geosr.train.config import parse_config
+    from geosr.train.loop import Trainer
+    from geosr.train.validate import evaluate
+
+    cfg = {**TINY, "algorithm": "supervised", "model": {"name": "care", "arguments": {
+        "features": 8, "depth": 1, "upsample": "cubic"}},
+        "train": {**TINY["train"], "steps": 30, "lr": 3e-3},
+        "validation": {"every": 5, "patience": None, "metric": metric, "keep": "best"}}
+    model = train(cfg, out=tmp_path / "run")
+    validation = json.loads((model / "model.json").read_text())["validation"]
+    history = validation["history"]
+    assert len(history) == 7 and all(metric in h for h in history)
+    best = pick(history, key=lambda h: h[metric])      # ties: the earliest step
+    # measured: best by cldice at step 5, by betti_error at step 0, by PSNR at step 30
+    assert best["step"] != max(history, key=lambda h: h["psnr"])["step"]
+    assert validation["kept"] == "best" and validation["metric"] == metric
+    assert validation["best_step"] == best["step"] == validation["best"]["step"]
+    assert validation["best"][metric] == best[metric]
+    trainer = Trainer(parse_config({**cfg, "out": str(tmp_path / "scratch")}))
+    trainer._build()
+    loaded = load_model(model)
+    rescored = evaluate(loaded.module, trainer.val_images, trainer.loss_fn,
+                        torch.device("cpu"), metric=metric)
+    assert rescored[metric] == pytest.approx(best[metric], abs=1e-9)
+    assert rescored["psnr"] == pytest.approx(best["psnr"], abs=1e-6)

@@ -86,7 +86,7 @@ def test_example_configs_are_valid(path):
     ({"model": {"name": "srgan"}}, "model.name: unknown model 'srgan'; allowed: care, edsr"),
     ({"loss": "perceptual"}, "loss: unknown loss 'perceptual'; allowed: charbonnier, cldice"),
     ({"loss": [{"name": "l1", "wieght": 1}]}, "loss[0].wieght: unknown field; allowed: name"),
-    ({"validation": {"metric": "ssim"}}, "validation.metric: Input should be 'psnr' or 'loss'"),
+    ({"validation": {"metric": "ssim"}}, "validation.metric: Input should be 'psnr', 'loss', 'cldice' or 'betti_error'"),
     ({"data": {"source": "phantom", "kind": "enamel"}},
      "data.kind: Input should be 'dentin', 'lcn', 'cortical' or 'porous' (got 'enamel')"),
     ({"data": {"source": "phantom", "dims": 3}, "dims": 2}, "dims: 2 but data.dims = 3"),

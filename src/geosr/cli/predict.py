@@ -54,7 +54,9 @@ def predict(
     read_noise: float = typer.Option(0.0, "--read-noise", help="With --trust: Gaussian read "
                                      "noise (sd, input intensity units)."),
     uncertainty: str = typer.Option("auto", "--uncertainty", help="With --trust: auto, tta, "
-                                    "ensemble, constant or none."),
+                                    "ensemble, constant, hetero (the variance head of a "
+                                    "'hetero' model; its σ map is written as hetero_std.tif "
+                                    "whenever the model has one) or none."),
     ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="With --trust "
                                             "--uncertainty ensemble: ensemble.json."),
 ) -> None:

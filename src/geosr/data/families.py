@@ -19,10 +19,10 @@
   transposed. Every 5th plane is held out for validation. Intensities are normalised with the
   percentiles of the whole stack.
 
-Unpaired sources return a :class:`geosr.data.sources.DataSet` whose ``train`` holds synthetic pairs of the
-HR images (only their HR side is used for training), ``lr_only`` the unmatched LR images
-as an extra attribute (``hr`` there is the LR image repeated ``scale`` times per axis, only used to find
-foreground).
+Unpaired sources return a :class:`geosr.data.sources.DataSet` whose ``train`` holds
+synthetic pairs of the HR images (only their HR side is used for training), with the
+unmatched LR images as an extra attribute ``lr_only`` (``hr`` there is the LR image repeated
+``scale`` times per axis, only used to find foreground).
 
 Example
 -------

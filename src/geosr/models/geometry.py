@@ -165,9 +165,11 @@ class GeometryInformed(SRModel):
                               where="model.arguments.aux_head", hint="train with aux_head: true")
         return torch.sigmoid(self.forward_with_aux(x)[1])
 
-    def aux_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def aux_loss(self, logits: torch.Tensor, target: torch.Tensor,
+                 pred: torch.Tensor | None = None) -> torch.Tensor:
         """``0.5·BCE + 0.5·(1 − soft Dice)`` of the logits against the target's pore mask
-        ``[target > threshold]`` (``<`` if dark), in normalised units."""
+        ``[target > threshold]`` (``<`` if dark), in normalised units (``pred``, the SR
+        image the trainer passes along, is not used)."""
         with torch.no_grad():
             mask = ((target < self.threshold) if self.dark else
                     (target > self.threshold)).to(logits.dtype)

@@ -42,6 +42,7 @@ _BUILTIN: dict[str, str] = {
     "unet_pix2pix": "geosr.models.unet:unet_pix2pix",
     "care": "geosr.models.unet:care",
     "geo": "geosr.models.geometry:geo",
+    "hetero": "geosr.models.heteroscedastic:hetero",
 }
 #: Builders already imported or registered at run time: name → callable.
 _LOADED: dict[str, Callable[..., Any]] = {}

@@ -124,14 +124,19 @@ def save_sample_grid(path: Path, rows: list[list[np.ndarray]]) -> Path:
 class GanParts:
     """A discriminator with its optimiser, schedule and image pool (one per GAN side)."""
 
-    def __init__(self, trainer: Trainer, name: str, in_channels: int, seed_key: int):
+    def __init__(self, trainer: Trainer, name: str, in_channels: int, seed_key: int,
+                 field_divisor: int = 1):
+        """``field_divisor``: the discriminator's receptive field is
+        ``adversarial.receptive_field / field_divisor`` (CycleGAN's LR-domain discriminator
+        judges patches ``scale`` times smaller)."""
         from geosr.models.discriminator import PatchDiscriminator, layers_for_field
 
         cfg = trainer.cfg
         a, t = cfg.adversarial, cfg.train
         self.name, self.kind = name, a.loss
+        field = max(16, round(a.receptive_field / field_divisor))
         self.net = PatchDiscriminator(trainer.dims, in_channels, ndf=a.ndf,
-                                      layers=layers_for_field(a.receptive_field), norm=a.norm,
+                                      layers=layers_for_field(field), norm=a.norm,
                                       spectral_norm=a.spectral_norm).to(trainer.device)
         d_lr = a.d_lr or t.lr
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=d_lr, betas=tuple(a.d_betas))

@@ -29,8 +29,10 @@ class AdversarialConfig(_Strict):
 
     ``loss``: ``lsgan`` (least squares, Mao et al. 2017), ``hinge`` or ``vanilla`` (BCE).
     ``weight``: weight of the generator's adversarial term next to the content loss (``loss:``;
-    null: 0.01 for pix2pix — its λ_L1 = 100 —, 1.0 for CycleGAN next to its cycle terms). ``receptive_field``: PatchGAN field in HR pixels (rounded
-    to 16, 34, 70, 142...). ``ndf``/``norm``: width and normalisation of D.
+    null: 0.01 for pix2pix — its λ_L1 = 100 —, 1.0 for CycleGAN next to its cycle terms).
+    ``receptive_field``: PatchGAN field in HR pixels (rounded to 16, 34, 70, 142...;
+    CycleGAN's LR discriminator: this / scale, at least 16). ``ndf``/``norm``: width and
+    normalisation of D.
     ``spectral_norm``: spectral normalisation of D. ``gradient_penalty``: weight of the R1
     penalty ``γ/2·E‖∇D(real)‖²`` (0: off). ``d_lr``/``d_schedule``/``d_betas``: D's optimiser
     (null: the generator's ``train.lr``/``train.schedule``). ``pool_size``: image-pool history
@@ -48,7 +50,8 @@ class AdversarialConfig(_Strict):
     gradient_penalty: Annotated[float, Field(ge=0)] = 0.0
     d_lr: Optional[Annotated[float, Field(gt=0)]] = None
     d_schedule: Optional[Literal["cosine", "step", "constant"]] = None
-    d_betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.5, 0.999)
+    d_betas: tuple[Annotated[float, Field(ge=0, lt=1)],
+                   Annotated[float, Field(ge=0, lt=1)]] = (0.5, 0.999)
     pool_size: Annotated[int, Field(ge=0)] = 0
     sample_every: Optional[Annotated[int, Field(ge=0)]] = None
     warmup: Annotated[int, Field(ge=0)] = 0
@@ -64,7 +67,8 @@ class CycleGANConfig(_Strict):
     of ``data.degradation.fwhm_um``, else one LR pixel). ``cycle_weight``: weight of
     ``‖F(G(x)) − x‖₁`` (+ ``‖G(F(y)) − y‖₁``). ``identity_weight``: weight of
     ``‖bin(G(x)) − x‖₁`` — the identity term adapted to a change of grid: the output binned
-    back to the input grid keeps the input's intensities. ``f_features``: width of the learned F.
+    back to the input grid keeps the input's intensities. ``f_features``: width of the
+    learned F.
     """
 
     backward: Literal["learned", "physics"] = "learned"

@@ -2,7 +2,8 @@
 
 ``algorithm: cyclegan``. G — the ``model:`` — maps LR→HR (with upsampling); F maps HR→LR:
 either a small learned network (``cyclegan.backward: learned``: block-mean binning plus a
-strided-CNN residual, judged by an LR discriminator) or the known forward model
+strided-CNN residual, judged by an LR discriminator whose receptive field is
+``adversarial.receptive_field / scale``, at least 16 LR pixels) or the known forward model
 (``backward: physics``: Gaussian PSF of ``cyclegan.fwhm_um`` then block-mean binning, fixed —
 the physics-informed cycle, which removes one generator and one discriminator and stabilises
 training). Losses of G (and F)::
@@ -165,7 +166,7 @@ class CycleGANTrainer(_GanTrainerMixin, Trainer):
             t = cfg.train
             self.f_opt = torch.optim.Adam(self.backward.parameters(), lr=t.lr,
                                           betas=tuple(t.betas))
-            self.disc_lr = GanParts(self, "disc_lr", c, 1)
+            self.disc_lr = GanParts(self, "disc_lr", c, 1, field_divisor=s)
             self.forward_info = {"kind": "learned", "features": g.f_features}
         self._gan_init()
 

@@ -408,7 +408,8 @@ class Trainer:
             # geometry-informed model: SR image + segmentation logits of the shared trunk,
             # the auxiliary loss against the HR-derived truth mask
             pred, aux = self.model.forward_with_aux(x)
-            loss = self.loss_fn(pred, y) + self.model.aux_weight * self.model.aux_loss(aux, y)
+            loss = self.loss_fn(pred, y) + self.model.aux_weight * self.model.aux_loss(
+                aux, y, pred=pred)
         else:
             loss = self.loss_fn(self.model(x), y)
         value = _finite(float(loss.detach()), self.step)

@@ -9,6 +9,8 @@ Maps (grid, spacing):
 - ``nullspace.tif`` (prediction grid): ``P_null f̂``, the detail the measurement cannot see;
   ``nullspace_energy.tif``: its smoothed local energy; ``nullspace_tile_fraction.tif`` (tiles).
 - ``uncertainty_std.tif`` (prediction grid): TTA/ensemble standard deviation.
+- ``hetero_std.tif`` (prediction grid): the standard deviation predicted by a heteroscedastic
+  model's variance head (aleatoric, uncalibrated), whenever the model has one.
 - ``interval_lower.tif``, ``interval_upper.tif`` (prediction grid): calibrated interval, only
   when a matching calibration card exists.
 - ``verdict.tif`` (tile grid, uint8): 0 green, 1 amber, 2 red.
@@ -34,6 +36,7 @@ from geosr.core.image import Image, as_image
 from geosr.trust.acquisition import Acquisition
 from geosr.trust.card import card_mismatches, default_card_path, read_card
 from geosr.trust.tiles import tile_sizes
+from geosr.trust.uncertainty import has_variance_head, hetero_std
 
 __all__ = ["TrustReport", "trust_report", "trust_folder", "SUMMARY_FILE"]
 
@@ -111,8 +114,9 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
     wavelength_nm, na, microscope, blur_fwhm_um:
         Optics for the physics report (nm, NA; or the system blur FWHM in µm for CT).
     uncertainty:
-        ``"tta"``, ``"ensemble"``, ``"constant"``, None (skip) or ``"auto"`` (the card's kind,
-        else TTA when a model is given).
+        ``"tta"``, ``"ensemble"``, ``"constant"``, ``"hetero"`` (the model's predicted σ;
+        model ``hetero`` only), None (skip) or ``"auto"`` (the card's kind, else TTA when a
+        model is given).
     tile:
         Tile side in LR pixels (default 8 in 2D, 4 in 3D).
     out:
@@ -223,14 +227,29 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
     if recorded is not None and loaded is not None and recorded != loaded.sha256:
         reasons.append("the prediction was made by another model than the one given")
     halfwidth_rel = None
+    hetero_sd = None
+    if loaded is not None and (kind == "hetero" or has_variance_head(loaded)):
+        hetero_sd = _plane(hetero_std(low, loaded, device=str(loaded.device)))
+        maps["hetero_std"] = Image(hetero_sd.astype(np.float32), ax, spacing=sr_sp,
+                                   unit=pred.unit, origin=pred.origin)
+        summary["hetero"] = {"std_mean": float(hetero_sd.mean()),
+                             "std_max": float(hetero_sd.max()),
+                             "kind": "aleatoric: the model's predicted standard deviation",
+                             "guarantee": "none: uncalibrated until conformal calibration; "
+                                          "over-confident on inputs unlike the training data"}
     if kind is not None and loaded is not None:
         from geosr.trust.calibrate import input_range, size_map
 
         u_floor = float((card or {}).get("uncertainty", {}).get("u_floor_rel", 0.01))
         members = (card or {}).get("uncertainty", {}).get("tta_members", tta_members)
-        u, spread = size_map(low, loaded, kind=kind, ensemble=ensemble, tta_members=members,
-                             u_floor=u_floor, device=str(loaded.device))
-        if spread is not None:
+        if kind == "hetero":   # already written as hetero_std; same floor as size_map
+            spread = hetero_sd
+            u = spread + u_floor * input_range(low.numpy())
+        else:
+            u, spread = size_map(low, loaded, kind=kind, ensemble=ensemble,
+                                 tta_members=members, u_floor=u_floor,
+                                 device=str(loaded.device))
+        if spread is not None and kind != "hetero":
             maps["uncertainty_std"] = Image(spread.astype(np.float32), ax, spacing=sr_sp,
                                             unit=pred.unit, origin=pred.origin)
         summary["uncertainty"] = {"kind": kind, "std_mean": None if spread is None

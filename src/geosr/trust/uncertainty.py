@@ -11,6 +11,11 @@ ZYX with a different z spacing), so anisotropic data are never rotated across un
 Deep ensembles (Lakshminarayanan et al. 2017): ``M`` models trained with different seeds
 (``geosr train --ensemble M``); mean and standard deviation of their predictions.
 
+Heteroscedastic head (Kendall & Gal 2017; model ``hetero``, :mod:`geosr.models.heteroscedastic`):
+the model's own predicted per-pixel standard deviation, one tiled pass, in the output's
+intensity units. It is *aleatoric* (noise, unresolvable detail, as seen in training), blind to
+what the model never saw, and uncalibrated until conformal calibration.
+
 >>> len(symmetries(2)), len(symmetries(3)), len(symmetries(3, spacing=(0.5, 0.1, 0.1)))
 (8, 48, 16)
 """
@@ -29,7 +34,8 @@ from geosr.core.errors import InputError
 from geosr.core.image import Image, as_image
 
 __all__ = ["Symmetry", "symmetries", "tta", "ensemble_predict", "load_ensemble",
-           "UncertaintyResult", "ENSEMBLE_FILE"]
+           "UncertaintyResult", "ENSEMBLE_FILE", "hetero_predict", "hetero_std",
+           "has_variance_head"]
 
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -74,7 +80,7 @@ def symmetries(dims: int, spacing: Sequence[float] | None = None,
 @dataclasses.dataclass
 class UncertaintyResult:
     """``mean`` and ``std`` over ``members`` predictions (prediction grid); ``kind`` is
-    ``"tta"`` or ``"ensemble"``."""
+    ``"tta"``, ``"ensemble"`` or ``"hetero"`` (the model's predicted σ, one member)."""
 
     mean: np.ndarray
     std: np.ndarray
@@ -170,3 +176,89 @@ def ensemble_predict(image: Image | np.ndarray, members: Sequence[Any] | str | o
     stack = np.stack(outs)
     return UncertaintyResult(mean=stack.mean(0), std=stack.std(0, ddof=1), members=len(outs),
                              kind="ensemble")
+
+
+def has_variance_head(model: Any) -> bool:
+    """Whether a :class:`geosr.models.LoadedModel` (or module) predicts a variance
+    (model ``hetero``)."""
+    module = getattr(model, "module", model)
+    return bool(getattr(module, "has_variance_head", False))
+
+
+def _hetero_images(image: Image, model: Any, **predict_kwargs: Any) -> tuple[Image, Image]:
+    """The mean and σ images of a heteroscedastic model, in one tiled pass."""
+    import torch
+
+    from geosr.core.errors import ConfigError
+    from geosr.predict import predict
+    from geosr.predict.core import resolve_model
+
+    loaded = resolve_model(model, predict_kwargs.pop("device", "auto"))
+    if not has_variance_head(loaded):
+        raise ConfigError(f"model '{loaded.architecture}' has no heteroscedastic (variance) "
+                          f"head", where="uncertainty",
+                          hint="train with model.name: hetero (base: your architecture), or "
+                               "use --uncertainty tta")
+    if image.dims == 3 and "isotropic" in loaded.spec:
+        raise ConfigError("the variance of isotropic (plane-wise) prediction is not "
+                          "implemented", where="uncertainty", hint="use --uncertainty tta")
+    inner = loaded.module
+
+    class MeanAndStd(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+            self.alignment = getattr(inner, "alignment", (1,) * loaded.dims)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([inner(x), inner.predict_std(x)], dim=1)
+
+    c = loaded.out_channels
+    # σ goes through the same tiling, blending and de-normalisation (× (hi − lo), + lo) as
+    # the mean; the offset lo is taken off again below
+    both = predict(image, dataclasses.replace(loaded, module=MeanAndStd().eval(),
+                                              out_channels=2 * c),
+                   device=str(loaded.device), **predict_kwargs)
+    lo = float(both.metadata["prediction"]["normalization"]["lo"])
+    values = both.numpy()
+    mean, std = values[:c], np.maximum(values[c:] - np.float32(lo), 0)
+    if not image.has_channels and c == 1:
+        mean, std, axes = mean[0], std[0], image.axes
+    else:
+        axes = both.axes
+    meta = dict(both.metadata)
+    meta["prediction"] = {**meta["prediction"], "out_channels": c}
+    mean_img = both.replace(data=np.ascontiguousarray(mean), axes=axes, metadata=meta)
+    std_meta = {**meta, "uncertainty": {
+        "kind": "hetero", "quantity": "predicted standard deviation (aleatoric)",
+        "units": "intensity units of the prediction",
+        "guarantee": "none: uncalibrated until conformal calibration"}}
+    std_img = both.replace(data=np.ascontiguousarray(std), axes=axes, metadata=std_meta)
+    return mean_img, std_img
+
+
+def hetero_std(image: Image | np.ndarray, model: Any, **predict_kwargs: Any) -> Image:
+    """The per-pixel standard deviation predicted by a heteroscedastic model (``hetero``
+    model folder/zip or LoadedModel) for ``image``: tiled exactly like
+    :func:`geosr.predict.predict` (``predict_kwargs``), on the prediction grid with its
+    spacing, in the prediction's intensity units (σ × (hi − lo) of the normalisation).
+
+    Aleatoric and uncalibrated: calibrate it (conformal) before reading it as an interval.
+
+    >>> sd = hetero_std(lr, "runs/hetero/model")           # doctest: +SKIP
+    >>> sd.spacing                                         # doctest: +SKIP
+    (0.05, 0.05)
+    """
+    return _hetero_images(as_image(image), model, **predict_kwargs)[1]
+
+
+def hetero_predict(image: Image | np.ndarray, model: Any,
+                   **predict_kwargs: Any) -> UncertaintyResult:
+    """Mean and predicted standard deviation of a heteroscedastic model as an
+    :class:`UncertaintyResult` (``kind="hetero"``, ``members=1``), single channel."""
+    image = as_image(image)
+    mean, std = _hetero_images(image, model, **predict_kwargs)
+    m, s = (np.asarray(v.numpy(), np.float64) for v in (mean, std))
+    if m.ndim == image.dims + 1:
+        m, s = m[0], s[0]
+    return UncertaintyResult(mean=m, std=s, members=1, kind="hetero")
