@@ -108,8 +108,9 @@ def test_nll_minimum_and_finite_gradients():
 
 
 def test_short_training_predicts_the_true_noise_sd():
-    """300 steps (≈3 s, one thread): Spearman(σ̂, σ) ≈ 0.95 and mean z² ≈ 1.0–1.17 over seeds
-    0–3 (measured); asserted with margin."""
+    """200 steps (≈3 s, one thread). Measured over seeds 0–3: Spearman(σ̂, σ) 0.91–0.97,
+    mean z² 1.00–1.17, median σ̂/σ 0.94–1.01 (this seed: 0.956, 1.077, 0.977); asserted with
+    margin."""
     from scipy.stats import spearmanr
 
     torch.manual_seed(0)
