@@ -100,7 +100,7 @@ MODES = {
     #         scales   seeds   budget_s  n_test  arms
     "smoke": ([4], [0], 3.0, 1, ["bicubic", "fsrcnn", "pix2pix", "cyclegan"]),
     "quick": ([4, 8], [0], 20.0, 2, ["bicubic", "rcan", "fsrcnn", "pix2pix", "cyclegan"]),
-    "full": ([4, 8], [0, 1], 45.0, 4, list(ARMS)),
+    "full": ([4, 8], [0, 1], 50.0, 4, list(ARMS)),
 }
 
 NET_METRICS = ("object_F1", "betti_error", "clDice", "length_density_error",

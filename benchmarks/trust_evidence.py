@@ -74,9 +74,9 @@ def oracle_detection(scenes: int) -> dict[str, Any]:
     from geosr.resample import upscale
     from geosr.trust.acquisition import Acquisition
     from geosr.trust.conformal import conformal_pvalue
-    from geosr.trust.consistency import consistency
+    from geosr.trust.data_consistency import consistency
     from geosr.trust.nullspace import null_space, project_range, range_bases
-    from geosr.trust.squirrel import squirrel
+    from geosr.trust.squirrel_map import squirrel
 
     rows, reference = [], []
     for k in range(scenes):
@@ -211,10 +211,10 @@ def cost(size: int) -> dict[str, Any]:
     from geosr.models import build_model, load_model, save_model
     from geosr.predict import predict
     from geosr.trust.acquisition import Acquisition
-    from geosr.trust.consistency import consistency
+    from geosr.trust.data_consistency import consistency
     from geosr.trust.nullspace import null_space
     from geosr.trust.physics import physics_report
-    from geosr.trust.squirrel import squirrel
+    from geosr.trust.squirrel_map import squirrel
     from geosr.trust.uncertainty import tta
     import tempfile
 

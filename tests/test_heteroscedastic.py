@@ -198,6 +198,20 @@ def test_trained_folder_reloads_and_predict_trust_writes_the_sd_map(tmp_path, ca
     assert "uncalibrated" in summary["hetero"]["guarantee"]
     assert "hetero_std.tif" in summary["maps"] and "uncertainty_std.tif" not in summary["maps"]
 
+    # the predicted sd can be the calibrated size map (conformal risk control)
+    from geosr.trust import calibrate
+
+    pairs = []
+    for i in range(6):
+        hr = np.random.default_rng(i).random((80, 80)).astype(np.float32) * 400 + 100
+        low = hr.reshape(40, 2, 40, 2).mean(axis=(1, 3))
+        pairs.append((Image(low, "YX", spacing=(0.2, 0.2), unit="um"),
+                      Image(hr, "YX", spacing=(0.1, 0.1), unit="um")))
+    card = calibrate(loaded, pairs, uncertainty="hetero", out=tmp_path / "card.json",
+                     simulated=True)
+    assert card["uncertainty"]["kind"] == "hetero" if isinstance(card["uncertainty"], dict) \
+        else card["uncertainty"] == "hetero"
+
     # a model without the head: exit 2, one line, no trust folder left behind
     from geosr.models import save_model
 

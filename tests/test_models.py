@@ -35,7 +35,7 @@ NARROW = {"care": {"features": 4}, "edsr": {"features": 4, "blocks": 2},
 
 
 def test_registry_lists_every_model_and_imports_lazily():
-    assert available_models() == sorted(MODELS + ["geo"])   # geo: tests/test_geometry_models.py
+    assert available_models() == sorted(MODELS + ["geo", "hetero"])  # wrappers: own tests
     code = ("import sys, geosr.models as m; m.available_models(); "
             "bad = [k for k in sys.modules if k == 'torch' or k.startswith('geosr.models.')"
             " and k != 'geosr.models.registry']; print(bad)")

@@ -121,3 +121,16 @@ def test_trust_error_exits_2_without_output(files, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "error" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_public_names_stay_functions_after_their_modules_are_imported():
+    """A lazily exported function must not share its module's name: importing the submodule
+    would replace the function on the package by the module."""
+    import importlib
+
+    import geosr.trust as trust
+
+    for name, module in trust._EXPORTS.items():
+        importlib.import_module(module)
+        assert module.rsplit(".", 1)[-1] != name, f"{name} shadowed by module {module}"
+        assert not isinstance(getattr(trust, name), type(trust)), name

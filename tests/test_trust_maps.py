@@ -10,10 +10,10 @@ from scipy import ndimage, stats
 from geosr.core import Image
 from geosr.degrade import degrade
 from geosr.trust.acquisition import Acquisition
-from geosr.trust.consistency import consistency
+from geosr.trust.data_consistency import consistency
 from geosr.trust.nullspace import null_space, project_range, range_bases
 from geosr.trust.physics import optical_limits, physics_report, power_above_cutoff
-from geosr.trust.squirrel import squirrel
+from geosr.trust.squirrel_map import squirrel
 from geosr.trust.uncertainty import symmetries, tta
 
 SCALE, SPACING, FWHM = 4, 0.1, 0.4
@@ -250,7 +250,7 @@ def test_docstring_examples():
     import doctest
     import importlib
 
-    for name in ("acquisition", "consistency", "nullspace", "squirrel", "physics", "tiles",
+    for name in ("acquisition", "data_consistency", "nullspace", "squirrel_map", "physics", "tiles",
                  "uncertainty", "conformal", "ood", "card", "verdict"):
         module = importlib.import_module(f"geosr.trust.{name}")
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

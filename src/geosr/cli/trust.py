@@ -83,7 +83,7 @@ def calibrate(
 ) -> None:
     """Calibrate a model on held-out pairs: conformal intervals, OOD gate, reference
     statistics, written as a calibration card bound to the model's hash."""
-    from geosr.trust.calibrate import calibrate as run_calibrate
+    from geosr.trust.calibration import calibrate as run_calibrate
 
     card = run_calibrate(model, pairs, alpha=alpha, alpha_ood=alpha_ood,
                          uncertainty=uncertainty, ensemble=ensemble, tta_members=tta_members,

@@ -12,7 +12,7 @@ Importing this package imports neither torch nor any architecture; they load on 
 
 >>> from geosr.models import available_models
 >>> available_models()
-['care', 'edsr', 'espcn', 'fsrcnn', 'geo', 'rcan', 'unet_pix2pix']
+['care', 'edsr', 'espcn', 'fsrcnn', 'geo', 'hetero', 'rcan', 'unet_pix2pix']
 """
 
 from __future__ import annotations

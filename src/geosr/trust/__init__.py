@@ -6,15 +6,15 @@ An SR model always produces an output; these tools say how much of it the measur
   share of output power above the cut-off, warnings (:mod:`~geosr.trust.physics`).
 - :func:`consistency` — re-degrade the prediction with the known forward model, per-tile χ²
   test against the LR input under the Poisson–Gaussian noise model
-  (:mod:`~geosr.trust.consistency`).
+  (:mod:`~geosr.trust.data_consistency`).
 - :func:`squirrel` — SQUIRREL error map with a fitted blur and intensity scaling, RSE, RSP
-  (:mod:`~geosr.trust.squirrel`).
+  (:mod:`~geosr.trust.squirrel_map`).
 - :func:`null_space` — the part of the prediction the measurement cannot see
   (:mod:`~geosr.trust.nullspace`).
 - :func:`tta`, :func:`ensemble_predict` — heuristic uncertainty (:mod:`~geosr.trust.uncertainty`).
 - :func:`crc_lambda`, :func:`conformal_quantile`, :func:`conformal_pvalue` — calibration with
   finite-sample guarantees (:mod:`~geosr.trust.conformal`); :func:`calibrate` writes the
-  calibration card bound to the model hash and acquisition (:mod:`~geosr.trust.calibrate`).
+  calibration card bound to the model hash and acquisition (:mod:`~geosr.trust.calibration`).
 - :class:`OODGate` — "I don't know" for inputs unlike the calibration set
   (:mod:`~geosr.trust.ood`).
 - :func:`tile_verdicts` — red / amber / green per tile with the evidence, never "correct".
@@ -35,10 +35,10 @@ _EXPORTS = {
     "optical_limits": "geosr.trust.physics",
     "power_above_cutoff": "geosr.trust.physics",
     "ct_blur_um": "geosr.trust.physics",
-    "consistency": "geosr.trust.consistency",
-    "ConsistencyResult": "geosr.trust.consistency",
-    "squirrel": "geosr.trust.squirrel",
-    "SquirrelResult": "geosr.trust.squirrel",
+    "consistency": "geosr.trust.data_consistency",
+    "ConsistencyResult": "geosr.trust.data_consistency",
+    "squirrel": "geosr.trust.squirrel_map",
+    "SquirrelResult": "geosr.trust.squirrel_map",
     "null_space": "geosr.trust.nullspace",
     "NullSpaceResult": "geosr.trust.nullspace",
     "tta": "geosr.trust.uncertainty",
@@ -48,7 +48,7 @@ _EXPORTS = {
     "conformal_quantile": "geosr.trust.conformal",
     "conformal_pvalue": "geosr.trust.conformal",
     "crc_lambda": "geosr.trust.conformal",
-    "calibrate": "geosr.trust.calibrate",
+    "calibrate": "geosr.trust.calibration",
     "read_card": "geosr.trust.card",
     "card_mismatches": "geosr.trust.card",
     "OODGate": "geosr.trust.ood",

@@ -29,7 +29,7 @@ import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
 from geosr.trust.conformal import conformal_pvalue
-from geosr.trust.squirrel import noise_sigma
+from geosr.trust.squirrel_map import noise_sigma
 
 __all__ = ["input_features", "FEATURE_NAMES", "OODGate", "ledoit_wolf", "DEFAULT_ALPHA_OOD"]
 

@@ -123,11 +123,11 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
         Folder to write the maps and ``trust.json`` into (atomically).
     """
     from geosr.trust.conformal import conformal_pvalue
-    from geosr.trust.consistency import consistency
+    from geosr.trust.data_consistency import consistency
     from geosr.trust.nullspace import null_space
     from geosr.trust.ood import OODGate
     from geosr.trust.physics import physics_report
-    from geosr.trust.squirrel import squirrel
+    from geosr.trust.squirrel_map import squirrel
     from geosr.trust.verdict import tile_verdicts
 
     pred, low = _load(prediction, "prediction"), _load(lr, "lr")
@@ -238,7 +238,7 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
                              "guarantee": "none: uncalibrated until conformal calibration; "
                                           "over-confident on inputs unlike the training data"}
     if kind is not None and loaded is not None:
-        from geosr.trust.calibrate import input_range, size_map
+        from geosr.trust.calibration import input_range, size_map
 
         u_floor = float((card or {}).get("uncertainty", {}).get("u_floor_rel", 0.01))
         members = (card or {}).get("uncertainty", {}).get("tta_members", tta_members)

@@ -39,7 +39,7 @@ from geosr.trust.ood import DEFAULT_ALPHA_OOD, OODGate, input_features
 
 __all__ = ["calibrate", "size_map", "list_pairs", "UNCERTAINTY_KINDS", "input_range"]
 
-UNCERTAINTY_KINDS = ("tta", "ensemble", "constant")
+UNCERTAINTY_KINDS = ("tta", "ensemble", "constant", "hetero")
 
 
 def input_range(lr: np.ndarray) -> float:
@@ -53,7 +53,7 @@ def size_map(lr: Image, loaded: Any, *, kind: str = "tta", ensemble: Any = None,
              device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None]:
     """The size map ``u`` (prediction grid) for ``lr`` and the raw spread (None for
     ``"constant"``)."""
-    from geosr.trust.uncertainty import ensemble_predict, tta
+    from geosr.trust.uncertainty import ensemble_predict, hetero_std, tta
 
     shape = tuple(n * s for n, s in zip(lr.spatial_shape, loaded.scale))
     floor = u_floor * input_range(lr.numpy())
@@ -64,6 +64,9 @@ def size_map(lr: Image, loaded: Any, *, kind: str = "tta", ensemble: Any = None,
             raise ConfigError("uncertainty 'ensemble' needs the ensemble description",
                               where="ensemble", hint="pass --ensemble ENSEMBLE.json")
         spread = ensemble_predict(lr, ensemble, device=device).std
+    elif kind == "hetero":   # the model's own predicted sd (model 'hetero')
+        spread = np.asarray(hetero_std(lr, loaded, device=device).numpy(), dtype=np.float64)
+        spread = spread[0] if spread.ndim == len(shape) + 1 else spread
     elif kind == "constant":
         return np.full(shape, floor), None
     else:
@@ -173,7 +176,7 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
             ns = null_space(pred, acq, tile=tile)
             null_tiles.extend(np.ravel(ns.tile_fraction).tolist())
             if acq.has_noise_model:
-                from geosr.trust.consistency import consistency
+                from geosr.trust.data_consistency import consistency
 
                 chi2s.append(consistency(pred, lr, acq, tile=tile).chi2_per_pixel)
     n = len(all_ratios)
