@@ -33,6 +33,10 @@ DEMO_DEFAULTS = {
     "methods": ["nearest", "linear", "bicubic", "lanczos"],
     # the demo image is phantom seed 20000 + seed: never among the training/validation seeds
     "truth_seed_offset": 20000,
+    # held-out phantoms (seeds 30000 + i) that calibrate the trained model's trust evidence
+    "calibration_seed_offset": 30000,
+    "calibration_pairs": 12,
+    "calibration_alpha": 0.1,
 }
 
 #: Training of the default light model, embedded so the demo needs no file (the same recipe as
@@ -57,7 +61,8 @@ DEMO_TRAINING = {
 
 
 def run_demo(out: str | os.PathLike = "runs/demo", *, scale: int = 4, seed: int = 0,
-             train_steps: int | None = None, show_progress: bool = True) -> Path:
+             train_steps: int | None = None, calibration_pairs: int | None = None,
+             show_progress: bool = True) -> Path:
     """Run the demo and return the path of ``report.html``.
 
     Parameters
@@ -70,7 +75,10 @@ def run_demo(out: str | os.PathLike = "runs/demo", *, scale: int = 4, seed: int 
         Seed of the phantom, of the acquisition noise and of training.
     train_steps:
         Training steps of the default model (default 1500: about two minutes on 2 CPU cores);
-        0 skips training.
+        0 skips training (and the trust evidence, which is about the trained model).
+    calibration_pairs:
+        Held-out simulated pairs that calibrate the model's trust evidence (default 12; 0 skips
+        calibration: the verdict is then red, "no calibration card").
     """
     from geosr.degrade import degrade
     from geosr.io import save
@@ -84,9 +92,13 @@ def run_demo(out: str | os.PathLike = "runs/demo", *, scale: int = 4, seed: int 
     steps = DEMO_TRAINING["train"]["steps"] if train_steps is None else int(train_steps)
     if steps < 0:
         raise ConfigError(f"must be >= 0, got {steps}", where="train_steps")
+    n_calibration = (DEMO_DEFAULTS["calibration_pairs"] if calibration_pairs is None
+                     else int(calibration_pairs))
+    if n_calibration < 0:
+        raise ConfigError(f"must be >= 0, got {n_calibration}", where="calibration_pairs")
     out = Path(out)
     with atomic_path(out, is_dir=True) as tmp, progress_bar() as bar:
-        task = bar.add_task("demo", total=4 + len(DEMO_DEFAULTS["methods"])) \
+        task = bar.add_task("demo", total=5 + len(DEMO_DEFAULTS["methods"])) \
             if show_progress else None
 
         def advance(description: str) -> None:
@@ -113,6 +125,11 @@ def run_demo(out: str | os.PathLike = "runs/demo", *, scale: int = 4, seed: int 
             predicted["fsrcnn"] = predict(low, model_dir, device="cpu")
             save(predicted["fsrcnn"], tmp / "predicted_fsrcnn.tif")
         advance("model")
+        trust = None
+        if steps > 0:
+            trust = _trust_evidence(model_dir, low, predicted["fsrcnn"], tmp, scale, seed,
+                                    n_calibration)
+        advance("trust")
         outputs = {"bicubic": upscaled["bicubic"], **predicted}
         metrics = _image_metrics(truth.image, outputs)
         write_json(tmp / "metrics.json", metrics)
@@ -125,9 +142,36 @@ def run_demo(out: str | os.PathLike = "runs/demo", *, scale: int = 4, seed: int 
                                       "degradation": low.metadata["degradation"],
                                       "environment": environment()})
         _write_report(tmp / "report.html", truth, low, upscaled, predicted, metrics, network,
-                      scale)
+                      scale, trust)
         advance("report")
     return out / "report.html"
+
+
+def _trust_evidence(model_dir: Path, low, prediction, tmp: Path, scale: int, seed: int,
+                    n_pairs: int):
+    """Calibrate the trained model on held-out simulated pairs (the same forward model; seeds
+    never used for training or validation) and write the trust evidence of its prediction to
+    ``tmp/trust`` (maps + trust.json). Returns the :class:`~geosr.trust.TrustReport`."""
+    from geosr.degrade import degrade
+    from geosr.phantoms import phantom
+    from geosr.trust import calibrate, trust_report
+
+    card = None
+    if n_pairs > 0:
+        pairs = []
+        for i in range(n_pairs):
+            pair_seed = DEMO_DEFAULTS["calibration_seed_offset"] + 100 * seed + i
+            ph = phantom(**DEMO_DEFAULTS["phantom"], seed=pair_seed)
+            pairs.append((degrade(ph.image, scale=scale, seed=pair_seed,
+                                  **DEMO_DEFAULTS["acquisition"]), ph.image))
+        card = calibrate(model_dir, pairs, alpha=DEMO_DEFAULTS["calibration_alpha"],
+                         uncertainty="tta", simulated=True,
+                         out=model_dir / "calibration.json",
+                         description=f"{n_pairs} held-out dentin phantoms, demo forward model")
+    acquisition = DEMO_DEFAULTS["acquisition"]
+    return trust_report(prediction, low, model=model_dir, card=card,
+                        wavelength_nm=acquisition["wavelength_nm"], na=acquisition["na"],
+                        microscope=acquisition["microscope"], out=tmp / "trust")
 
 
 def _image_metrics(truth, outputs: dict) -> dict:
@@ -176,8 +220,75 @@ def _network_metrics(truth, outputs: dict) -> dict:
     return result
 
 
+def _trust_section(trust, prediction, pixel: float, window: tuple[float, float]):
+    """The report section on the trust evidence of the model's prediction."""
+    from collections import Counter
+
+    import numpy as np
+
+    from geosr.report import Figure, Section, panel_png, verdict_overlay_png
+
+    maps, summary = trust.maps, trust.summary
+    verdict = summary["verdict"]
+    src, bar = verdict_overlay_png(prediction, maps["verdict"], window, pixel)
+    counts = ", ".join(f"{n} {label}" for label, n in verdict["tiles"].items())
+    figures = [Figure(src, f"fsrcnn prediction, tiles tinted by verdict ({counts}); {bar}")]
+    described = {"consistency_z": ("|z| of the re-degraded prediction minus the measured input "
+                                   "(0 black to 4 white; ±1 is noise alone)", (0.0, 4.0), True),
+                 "nullspace_energy": ("energy of the part of the prediction the measurement "
+                                      "cannot see (0 to its 99th percentile)", None, False),
+                 "uncertainty_std": ("spread of the prediction under test-time augmentation "
+                                     "(0 to its 99th percentile)", None, False)}
+    for name, (caption, window_map, absolute) in described.items():
+        if name not in maps:
+            continue
+        image = maps[name]
+        if absolute:
+            image = image.replace(data=np.abs(image.numpy()))
+        shown = window_map or (0.0, float(np.percentile(image.numpy(), 99)) or 1.0)
+        src, bar = panel_png(image, shown, pixel)
+        figures.append(Figure(src, f"{caption}; {bar}"))
+    reasons = Counter(reason.split(" (")[0] for tile in verdict["tile_reasons"]
+                      for reason in tile["reasons"])
+    items = "".join(f"<li>{html.escape(reason)}: {count} tiles</li>"
+                    for reason, count in reasons.most_common())
+    global_items = "".join(f"<li>{html.escape(r)}</li>" for r in verdict["global_reasons"])
+    facts = {}
+    consistency = summary.get("consistency", {})
+    if "chi2_per_pixel" in consistency:
+        facts["χ²/N of the re-degraded prediction (1 = noise alone)"] = \
+            f"{consistency['chi2_per_pixel']:.3g}"
+    intervals = summary.get("intervals", {})
+    if intervals.get("halfwidth_rel") is not None:
+        facts["calibrated interval half-width (share of the input range)"] = \
+            f"{intervals['halfwidth_rel']:.3g} ({intervals['guarantee']}; {intervals['scope']})"
+    elif "refused" in intervals:
+        facts["calibrated intervals"] = "refused: " + "; ".join(intervals["refused"])
+    elif "note" in intervals:
+        facts["calibrated intervals"] = intervals["note"]
+    ood = summary.get("ood", {})
+    facts["out-of-distribution gate"] = (
+        ood.get("skipped") or f"p = {ood['pvalue']:.3g}, "
+        f"{'flagged' if ood['flag'] else 'not flagged'} at α = {ood['alpha']:g}"
+        + ("" if ood.get("can_flag", True) else
+           f" (with {ood['n_calibration']} calibration inputs it cannot flag at this α)"))
+    physics = summary.get("physics", {})
+    if "supported_scale" in physics:
+        facts["SR factor the optics support"] = f"{physics['supported_scale']:.2f}"
+    text = (f"<p>Verdict of the image: <b>{html.escape(verdict['image'])}</b> — "
+            f"{html.escape(verdict['meaning'])}. Green never means correct: it means consistent "
+            "with the measured data and, for images like the calibration set, within the "
+            "calibrated interval. Maps and the full record are in <code>trust/</code> "
+            "(<code>trust.json</code>); what each map cannot detect is in the README.</p>"
+            + (f"<p>Reasons for the whole image:</p><ul>{global_items}</ul>" if global_items
+               else "")
+            + (f"<p>Reasons given for tiles:</p><ul>{items}</ul>" if items else ""))
+    return Section("Trust evidence for the model's prediction", figures, text=text,
+                   tables=[("evidence", facts)])
+
+
 def _write_report(path: Path, truth, low, upscaled: dict, predicted: dict, metrics: dict,
-                  network: dict, scale: int) -> Path:
+                  network: dict, scale: int, trust=None) -> Path:
     from geosr.report import Figure, Section, display_range, panel_png, write_html_report
 
     hr = truth.image
@@ -220,8 +331,9 @@ def _write_report(path: Path, truth, low, upscaled: dict, predicted: dict, metri
             "classical kernels and with the default light model (FSRCNN), trained on other "
             "dentin phantoms degraded the same way. All panels share one intensity window "
             "(0.5–99.5 percentiles of the truth) and one display pixel size; low-resolution "
-            "pixels are shown as blocks, not interpolated. Network metrics and trust maps "
-            "are added to this report as geosr grows.</p>")
+            "pixels are shown as blocks, not interpolated. The model's prediction carries "
+            "its trust evidence (below): the measured data it agrees or disagrees with, what "
+            "the measurement cannot see, and a calibrated interval.</p>")
     scores = {name: f"PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.4f}"
               for name, m in metrics.items() if name != "convention"}
     methods_measured = [name for name in network if name != "segmentation"]
@@ -249,6 +361,8 @@ def _write_report(path: Path, truth, low, upscaled: dict, predicted: dict, metri
                      "connections) survives is what matters, and is measured by geosr's "
                      "network metrics.</p>"),
         Section("Network metrics against the truth", text=network_text),
+        *([_trust_section(trust, predicted["fsrcnn"], pixel, window)] if trust is not None
+          else []),
         Section("Parameters", tables=[
             ("phantom", phantom_summary),
             *[(f"forward model: {name}", {k: v for k, v in values.items()})

@@ -15,7 +15,7 @@ import numpy as np
 
 from geosr.core.image import Image
 
-__all__ = ["display_range", "to_uint8", "panel_png", "png_data_uri"]
+__all__ = ["display_range", "to_uint8", "panel_png", "png_data_uri", "verdict_overlay_png"]
 
 
 def display_range(values: np.ndarray, percentiles: tuple[float, float] = (0.5, 99.5)
@@ -99,3 +99,35 @@ def panel_png(image: Image, window: tuple[float, float], display_pixel_um: float
     rgb = np.stack([gray] * 3, axis=-1)
     rgb, bar_um = _add_scale_bar(rgb, display_pixel_um)
     return png_data_uri(rgb), f"scale bar {bar_um:g} µm"
+
+
+#: Tile verdict colours (RGB): 0 green, 1 amber, 2 red.
+VERDICT_COLOURS = np.array([[40, 170, 70], [240, 170, 0], [215, 40, 40]], dtype=np.float64)
+
+
+def verdict_overlay_png(image: Image, verdict: Image, window: tuple[float, float],
+                        display_pixel_um: float, opacity: float = 0.35) -> tuple[str, str]:
+    """The image in grey with each trust tile tinted by its verdict (green / amber / red).
+
+    ``verdict`` holds one code per tile (0 green, 1 amber, 2 red; geosr.trust) with the tile
+    size as its spacing; tiles are placed by physical position, so any grids line up.
+
+    >>> import numpy as np
+    >>> img = Image(np.zeros((8, 8)), "YX", spacing=(0.5, 0.5))
+    >>> codes = Image(np.array([[0, 2], [1, 0]], dtype=np.uint8), "YX", spacing=(2.0, 2.0))
+    >>> verdict_overlay_png(img, codes, (0, 1), 0.5)[1]
+    'scale bar 0.5 µm; tiles tinted green / amber / red'
+    """
+    data, (sy, sx) = _middle_slice(image)
+    codes, (ty, tx) = _middle_slice(verdict)
+    ry = max(1, int(round(sy / display_pixel_um)))
+    rx = max(1, int(round(sx / display_pixel_um)))
+    gray = to_uint8(np.repeat(np.repeat(data, ry, axis=0), rx, axis=1), window)
+    rows = np.minimum((np.arange(gray.shape[0]) * display_pixel_um // ty).astype(int),
+                      codes.shape[0] - 1)
+    cols = np.minimum((np.arange(gray.shape[1]) * display_pixel_um // tx).astype(int),
+                      codes.shape[1] - 1)
+    tint = VERDICT_COLOURS[np.clip(codes, 0, 2).astype(int)[np.ix_(rows, cols)]]
+    rgb = (1 - opacity) * gray[..., None].astype(np.float64) + opacity * tint
+    rgb, bar_um = _add_scale_bar(np.round(rgb).astype(np.uint8), display_pixel_um)
+    return png_data_uri(rgb), f"scale bar {bar_um:g} µm; tiles tinted green / amber / red"

@@ -15,15 +15,26 @@ Patches: ``patch.size`` HR pixels per axis (LR patch ``size/scale × size``); au
 flips only (a 90° rotation would swap the restored axis).
 
 Start from the interpolation (``isotropic.init: interpolation``, default): the last layer of a
-residual model starts at zero, so the untrained model *is* its own z-interpolation and a short
-run starts at that quality instead of far below it. Measured on a 3D dentin phantom (z step
-4 × 0.2 µm, axial FWHM 0.8 µm, 60 steps of batch 8, 1 thread; PSNR of the whole stack against
-the isotropic truth, phantom intensity, data range 1): bicubic z-interpolation 49.6 dB;
-``care`` 16 features depth 2 (≈ 6 CPU s): random init with a linear base 48.3 dB, with a
-cubic base 50.8 dB, cubic base started from the interpolation 51.9 dB; ``care`` 8 features
-depth 1 (≈ 3 CPU s): linear, random init 45.3 dB; cubic, from the interpolation 50.7 dB. A
-linear base is ≈ 2 dB below bicubic, and a random residual starts 12–19 dB (validation PSNR)
-below both, which a short run does not make up.
+residual model starts at zero, so the untrained model *is* its own z-interpolation (use a
+cubic base: ``care`` with ``upsample: cubic``) and training only has to learn a correction.
+Measured on a 12.8 µm cube of the 3D dentin phantom (0.2 µm, tubules 4 µm apart; stack: axial
+FWHM 0.8 µm, z binned ×4), ``care`` 16 features depth 2, batch 16, 1 thread; PSNR of the
+whole stack against the isotropic truth (phantom intensity, data range 1); bicubic
+z-interpolation 22.3 dB:
+
+- 100 steps (≈ 10 CPU s), lr 1e-3: cubic base from the interpolation 23.9 dB; cubic base,
+  random init 22.7 dB (validation starts at 18.0 dB, 10 dB below the interpolation); linear
+  base, random init 21.7 dB — below bicubic; lr 3e-3 stalls (22.6 dB, validation flat);
+  batch 8: 23.2 dB.
+- 300 steps 26.3 dB, 1000 steps (≈ 70 CPU s) 27.0 dB, SSIM 0.92 vs 0.81
+  (``benchmarks/isotropic_phantom.py``).
+
+So the model that fell below bicubic combined a linear base, a random residual (it spends a
+short run catching up with the interpolation), a learning rate too high for it and too few
+steps. The axial PSF (``fwhm_z_um``, default one z step) and the stack-wide normalisation were
+not the cause. The idea assumes structure that looks alike in lateral and axial planes: on a
+stack that is mostly matrix or whose structure has one orientation, the lateral planes teach
+little about the axial ones.
 
 Example
 -------

@@ -269,6 +269,9 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
             summary["intervals"] = {**card["intervals"]["crc"], "kind": "crc",
                                     "halfwidth_rel": halfwidth_rel,
                                     "scope": card.get("scope")}
+            if not np.isfinite(lam):
+                summary["intervals"]["note"] = ("no finite interval: too few calibration "
+                                                "images for this alpha (no map written)")
     elif card is not None and not reasons:
         reasons.append("no uncertainty map (give the model) to scale the intervals")
     if reasons:
