@@ -69,8 +69,8 @@ def calibrate(
                                 "pixels (CRC)."),
     alpha_ood: float = typer.Option(0.01, "--alpha-ood", help="False-alarm level of the "
                                     "out-of-distribution gate."),
-    uncertainty: str = typer.Option("tta", "--uncertainty", help="Size map: tta, ensemble or "
-                                    "constant."),
+    uncertainty: str = typer.Option("tta", "--uncertainty", help="Size map: tta, ensemble, "
+                                    "constant or hetero (a 'hetero' model's own sd)."),
     ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="ensemble.json (for "
                                             "--uncertainty ensemble)."),
     tta_members: Optional[int] = typer.Option(None, "--tta-members", help="Use only the first "
@@ -119,7 +119,7 @@ def trust(
     blur_fwhm_um: Optional[float] = typer.Option(None, "--blur-fwhm-um", help="System blur "
                                                  "FWHM in µm (CT) for the physics report."),
     uncertainty: str = typer.Option("auto", "--uncertainty", help="auto, tta, ensemble, "
-                                    "constant or none."),
+                                    "constant, hetero or none."),
     ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="ensemble.json."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Verdict tile side in LR pixels "
                                        "(default 8 in 2D, 4 in 3D)."),
