@@ -34,7 +34,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Sequence
 
@@ -44,8 +43,7 @@ from torch import nn
 
 from geosr.core.errors import ConfigError
 from geosr.models.layers import Interpolate, SRModel, check_float, check_int
-from geosr.models.registry import (build_model, get_builder, model_arguments,
-                                   narrow_arguments, register_model)
+from geosr.models.registry import build_wrapped_base, register_model
 
 __all__ = ["GeometryInformed", "Tubeness", "geo", "gaussian_derivatives"]
 
@@ -202,17 +200,6 @@ def geo(*, dims: int, scale: tuple[int, ...], in_channels: int, out_channels: in
     narrow:
         Internal: build the base thin (receptive-field measurement).
     """
-    if base == "geo" or not isinstance(base, str):
-        raise ConfigError(f"must be another registered model name, got {base!r}",
-                          where="base")
-    get_builder(base)
-    try:
-        base_args = json.loads(base_arguments) if base_arguments else {}
-    except (TypeError, json.JSONDecodeError) as err:
-        raise ConfigError(f"not a JSON object: {err}", where="base_arguments",
-                          hint='e.g. \'{"preset": "light"}\'') from None
-    if not isinstance(base_args, dict):
-        raise ConfigError("must be a JSON object", where="base_arguments")
     sigmas = tuple(tubeness_sigmas) if isinstance(tubeness_sigmas, (list, tuple)) else (
         tubeness_sigmas,)
     sigmas = tuple(check_float("tubeness_sigmas", s, 0.3, 20.0) for s in sigmas)
@@ -220,19 +207,10 @@ def geo(*, dims: int, scale: tuple[int, ...], in_channels: int, out_channels: in
         raise ConfigError("give at least one scale", where="tubeness_sigmas")
     aux_weight = check_float("aux_weight", aux_weight, 0.0)
     threshold = float(threshold)
-    c_in = in_channels * (2 if tubeness else 1)
-    c_out = out_channels * (2 if aux_head else 1)
-    skip = None
-    allowed = model_arguments(base)
-    if (c_in != in_channels or c_out != out_channels) and "residual" in allowed and \
-            allowed["residual"] is None and base_args.get("residual") is None \
-            and in_channels == out_channels:
-        base_args["residual"] = False
-        skip = base_args.get("upsample", "linear")
-    if narrow:
-        base_args.update(narrow_arguments(base))
-    module = build_model(base, dims=dims, scale=tuple(scale), in_channels=c_in,
-                         out_channels=c_out, **base_args)
+    module, skip = build_wrapped_base(
+        "geo", base, base_arguments, dims=dims, scale=scale, in_channels=in_channels,
+        out_channels=out_channels, base_in=in_channels * (2 if tubeness else 1),
+        base_out=out_channels * (2 if aux_head else 1), narrow=narrow)
     tube = Tubeness(dims, sigmas, dark) if tubeness else None
     check_int("in_channels", in_channels)
     return GeometryInformed(dims, scale, in_channels, out_channels, module, tube,

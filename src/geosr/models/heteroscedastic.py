@@ -45,7 +45,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Sequence
 
@@ -55,8 +54,7 @@ from torch import nn
 
 from geosr.core.errors import ConfigError
 from geosr.models.layers import Interpolate, SRModel, check_float, check_int
-from geosr.models.registry import (build_model, get_builder, model_arguments,
-                                   narrow_arguments, register_model)
+from geosr.models.registry import build_wrapped_base, register_model
 
 __all__ = ["Heteroscedastic", "hetero", "gaussian_nll"]
 
@@ -148,34 +146,16 @@ def hetero(*, dims: int, scale: tuple[int, ...], in_channels: int, out_channels:
     narrow:
         Internal: build the base thin (receptive-field measurement).
     """
-    if base == "hetero" or not isinstance(base, str):
-        raise ConfigError(f"must be another registered model name, got {base!r}",
-                          where="base")
-    get_builder(base)
-    try:
-        base_args = json.loads(base_arguments) if base_arguments else {}
-    except (TypeError, json.JSONDecodeError) as err:
-        raise ConfigError(f"not a JSON object: {err}", where="base_arguments",
-                          hint='e.g. \'{"preset": "light"}\'') from None
-    if not isinstance(base_args, dict):
-        raise ConfigError("must be a JSON object", where="base_arguments")
     aux_weight = check_float("aux_weight", aux_weight, 0.0)
     sd_min = check_float("sd_min", sd_min, 1e-8)
     sd_max = check_float("sd_max", sd_max, sd_min * 10)
     init_sd = check_float("init_sd", init_sd, sd_min, sd_max)
     beta = check_float("beta", beta, 0.0, 1.0)
     check_int("out_channels", out_channels)
-    skip = None
-    allowed = model_arguments(base)
-    # a base whose residual defaults to "on when C_in == C_out" (care) loses it with the
-    # extra channels: the wrapper adds the interpolated input to the mean instead
-    if "residual" in allowed and allowed["residual"] is None and \
-            base_args.get("residual") is None and in_channels == out_channels:
-        base_args["residual"] = False
-        skip = base_args.get("upsample", "linear")
-    if narrow:
-        base_args.update(narrow_arguments(base))
-    module = build_model(base, dims=dims, scale=tuple(scale), in_channels=in_channels,
-                         out_channels=2 * out_channels, **base_args)
+    # a care base loses its residual with the extra channel: the wrapper adds it to the mean
+    module, skip = build_wrapped_base(
+        "hetero", base, base_arguments, dims=dims, scale=scale, in_channels=in_channels,
+        out_channels=out_channels, base_in=in_channels, base_out=2 * out_channels,
+        narrow=narrow)
     return Heteroscedastic(dims, scale, in_channels, out_channels, module, aux_weight,
                            sd_min, sd_max, init_sd, bool(mean_gradient), beta, skip)

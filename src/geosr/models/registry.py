@@ -31,6 +31,7 @@ from typing import Any, Callable
 from geosr.core.errors import ConfigError
 
 __all__ = ["register_model", "available_models", "build_model", "get_builder", "narrow_arguments",
+           "build_wrapped_base",
            "model_arguments", "check_json_primitive"]
 
 #: Built-in architectures: name → "module:function", imported on demand.
@@ -171,3 +172,44 @@ def build_model(name: str, *, dims: int, scale: int | tuple[int, ...], in_channe
         "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()},
     }
     return module
+
+
+def build_wrapped_base(wrapper: str, base: Any, base_arguments: str, *, dims: int,
+                       scale: tuple[int, ...], in_channels: int, out_channels: int,
+                       base_in: int, base_out: int, narrow: bool = False
+                       ) -> tuple[Any, str | None]:
+    """Build the base architecture of a wrapper model (``geo``, ``hetero``).
+
+    ``base`` is another registered name; ``base_arguments`` its arguments as a JSON object
+    string (model files keep arguments flat). The base gets ``base_in``/``base_out`` channels
+    instead of ``in_channels``/``out_channels``. A base whose residual defaults to "on when
+    C_in == C_out" (``care``) would lose it when the channel counts change: it is then built
+    without, and the interpolation mode the wrapper must add back is returned (else None).
+
+    Returns ``(module, skip)``.
+    """
+    import json
+
+    if base == wrapper or not isinstance(base, str):
+        raise ConfigError(f"must be another registered model name, got {base!r}",
+                          where="base")
+    get_builder(base)
+    try:
+        base_args = json.loads(base_arguments) if base_arguments else {}
+    except (TypeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"not a JSON object: {err}", where="base_arguments",
+                          hint='e.g. \'{"preset": "light"}\'') from None
+    if not isinstance(base_args, dict):
+        raise ConfigError("must be a JSON object", where="base_arguments")
+    skip = None
+    allowed = model_arguments(base)
+    if (base_in != in_channels or base_out != out_channels) and "residual" in allowed and \
+            allowed["residual"] is None and base_args.get("residual") is None \
+            and in_channels == out_channels:
+        base_args["residual"] = False
+        skip = base_args.get("upsample", "linear")
+    if narrow:
+        base_args.update(narrow_arguments(base))
+    module = build_model(base, dims=dims, scale=tuple(scale), in_channels=base_in,
+                         out_channels=base_out, **base_args)
+    return module, skip
