@@ -189,10 +189,10 @@ def part_real(args: Any, arms: dict[str, Any], run_job_kwargs: dict[str, Any]) -
         return cfg
 
     labels = {"l1": arms["l1"], args.geo_arm: arms[args.geo_arm]}
-    from geometry_study import _init_worker, calibrate
+    from _equal_budget import cpu_per_step, init_worker
 
-    with mp.get_context("spawn").Pool(args.workers, initializer=_init_worker) as pool:
-        cal = pool.map(calibrate, [config(k, a, 100) for k, a in labels.items()])
+    with mp.get_context("spawn").Pool(args.workers, initializer=init_worker) as pool:
+        cal = pool.map(cpu_per_step, [config(k, a, 100) for k, a in labels.items()])
         jobs = []
         for (label, arm), c in zip(labels.items(), cal):
             steps = max(args.min_steps, int(budget / c["seconds_per_step"]))

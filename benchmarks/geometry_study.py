@@ -49,10 +49,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import multiprocessing as mp
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -61,11 +59,12 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from _equal_budget import (held_out_phantoms, init_worker, plan_steps, pm,  # noqa: E402
+                           run_job as run_measured_job, summarize as summarize_records)
 RESULTS = HERE / "results"
 WORK = ROOT / "runs" / "benchmarks" / "geometry"
 
@@ -157,135 +156,18 @@ def make_config(arm: dict[str, Any], *, kind: str, scale: int, seed: int, steps:
 
 
 # --------------------------------------------------------------------------- workers
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def calibrate(cfg_dict: dict[str, Any], n: int = 6) -> dict[str, float]:
-    """CPU seconds per optimisation step (all loss terms active) of a config."""
-    import torch
-
-    from geosr.train.config import parse_config
-    from geosr.train.loop import Trainer
-
-    torch.set_num_threads(1)
-    cfg = parse_config(cfg_dict)
-    trainer = Trainer(cfg, show_progress=False)
-    trainer._build()
-    trainer.step = 10 ** 9          # past every warm-up: the full cost
-    costs = []
-    for i in range(n + 2):
-        x, y, _ = trainer.sampler.sample(cfg.train.batch_size)
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
-        t0 = time.process_time()
-        trainer._train_step(x, y, cfg.train.lr)
-        if i >= 2:                  # the first steps pay one-off kernel set-up
-            costs.append(time.process_time() - t0)
-    return {"seconds_per_step": float(np.median(costs))}
-
-
-def test_images(kind: str, scale: int, n: int) -> list[dict[str, Any]]:
-    """Held-out phantoms 20000.. with their LR versions (one degradation draw each)."""
-    from geosr.data.ranges import draw
-    from geosr.data.specs import DegradationRanges
-    from geosr.degrade import degrade
-    from geosr.phantoms import phantom
-
-    spec = DegradationRanges.model_validate(
-        {k: v for k, v in DEGRADATION.items() if k != "variants"}).spec()
-    out = []
-    for seed in range(20000, 20000 + n):
-        ph = phantom(kind, dims=2, size_um=32.0, spacing_um=0.1, seed=seed)
-        gen = np.random.default_rng([seed, 7])
-        params = draw(spec, gen)
-        lr = degrade(ph.image, scale=scale, seed=int(gen.integers(2 ** 31 - 1)), **params)
-        out.append({"seed": seed, "hr": ph.image.numpy().astype(np.float64), "lr": lr})
-    return out
-
-
-def measure(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
-    """PSNR/SSIM (phantom intensity, data range 1, border crop = scale) and network metrics."""
-    from geosr.assess import psnr, ssim
-    from geosr.assess.network import assess_network
-
-    row = {"psnr": psnr(sr, hr, data_range=1.0, crop=scale).value,
-           "ssim": ssim(sr, hr, data_range=1.0, crop=scale).value}
-    res = assess_network(sr.astype(np.float32), hr.astype(np.float32), spacing=0.1,
-                         metrics=["porosity", "components", "topology", "cldice", "skeleton",
-                                  "thickness"])
-    v = res.value
-    row["object_F1"] = v("object_F1")
-    row["betti_error"] = v("betti_error_0") + v("betti_error_1")
-    row["clDice"] = v("clDice")
-    row["length_density_error"] = abs(v("length_density", "relative_error"))
-    row["thickness_error"] = abs(v("thickness_mean", "relative_error"))
-    row["porosity_error"] = abs(v("porosity", "relative_error"))
-    return row
-
-
+# --------------------------------------------------------------------------- runs
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Train one arm (or evaluate bicubic) and measure it on the test phantoms."""
-    import torch
-
-    torch.set_num_threads(1)
-    from geosr import train
-    from geosr.predict import predict
-    from geosr.resample import upscale
-
-    t_cpu = time.process_time()
-    images = test_images(job["kind"], job["scale"], job["n_test"])
-    record: dict[str, Any] = {k: job[k] for k in ("arm", "kind", "scale", "seed", "label")}
-    train_cpu = 0.0
-    if job["config"] is None:
-        preds = [np.asarray(upscale(im["lr"].numpy().astype(np.float64), job["scale"],
-                                    method="bicubic")) for im in images]
-    else:
-        out = Path(job["out"])
-        shutil.rmtree(out, ignore_errors=True)
-        t0 = time.process_time()
-        model_dir = train(job["config"], out=out, show_progress=False)
-        train_cpu = time.process_time() - t0
-        preds = [predict(im["lr"], model_dir, device="cpu").numpy().astype(np.float64)
-                 for im in images]
-        spec = json.loads((Path(model_dir) / "model.json").read_text())
-        record["parameters"] = spec.get("summary", {}).get("parameters")
-        record["steps"] = job["config"]["train"]["steps"]
-        record["seconds_per_step"] = job.get("seconds_per_step")
-    t_eval = time.process_time()
-    record["per_image"] = [{"seed": im["seed"], **measure(p, im["hr"], job["scale"])}
-                           for p, im in zip(preds, images)]
-    record["cpu_seconds"] = {"train": train_cpu, "eval": time.process_time() - t_eval,
-                             "total": time.process_time() - t_cpu}
-    return record
-
-
-# --------------------------------------------------------------------------- statistics
-def _stats(values: list[float]) -> dict[str, float]:
-    a = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
-    if a.size == 0:
-        return {"mean": float("nan"), "sd": float("nan"), "n": 0}
-    return {"mean": float(a.mean()), "sd": float(a.std(ddof=1)) if a.size > 1 else 0.0,
-            "n": int(a.size)}
+    """Train one arm (or evaluate bicubic) and measure it on the held-out phantoms."""
+    images = held_out_phantoms(job["kind"], job["scale"], job["n_test"], DEGRADATION,
+                               size_um=32.0, spacing_um=0.1)
+    record, _ = run_measured_job(job, images, spacing_um=0.1)
+    return {**{k: job[k] for k in ("arm", "kind", "scale", "seed", "label")}, **record}
 
 
 def summarize(records: list[dict[str, Any]], group_keys=("kind", "scale", "label")
               ) -> list[dict[str, Any]]:
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault(tuple(r[k] for k in group_keys), []).append(r)
-    out = []
-    for key, recs in groups.items():
-        rows = [row for r in recs for row in r["per_image"]]
-        entry = dict(zip(group_keys, key))
-        for m in ("psnr", "ssim") + NET_METRICS:
-            entry[m] = _stats([row[m] for row in rows])
-        entry["cpu_train_s"] = _stats([r["cpu_seconds"]["train"] for r in recs])
-        entry["steps"] = _stats([r.get("steps") or 0 for r in recs])
-        entry["parameters"] = recs[0].get("parameters")
-        out.append(entry)
-    return out
+    return summarize_records(records, group_keys, NET_METRICS)
 
 
 def verdicts(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -312,12 +194,6 @@ def verdicts(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- output
-def _pm(s: dict[str, float], digits: int) -> str:
-    if not s or s.get("n", 0) == 0 or not math.isfinite(s["mean"]):
-        return "–"
-    return f"{s['mean']:.{digits}f} ± {s['sd']:.{digits}f}"
-
-
 def markdown(result: dict[str, Any]) -> str:
     from _machine import markdown as machine_md
 
@@ -331,10 +207,10 @@ def markdown(result: dict[str, Any]) -> str:
     for s in result["summary"]:
         lines.append(
             f"| {s['kind']} | {s['scale']} | {s['label']} | {s.get('parameters') or '–'} | "
-            f"{s['steps']['mean']:.0f} | {s['cpu_train_s']['mean']:.1f} | {_pm(s['psnr'], 2)} | "
-            f"{_pm(s['ssim'], 3)} | {_pm(s['object_F1'], 3)} | {_pm(s['betti_error'], 3)} | "
-            f"{_pm(s['clDice'], 3)} | {_pm(s['length_density_error'], 3)} | "
-            f"{_pm(s['thickness_error'], 3)} | {_pm(s['porosity_error'], 3)} |")
+            f"{s['steps']['mean']:.0f} | {s['cpu_train_s']['mean']:.1f} | {pm(s['psnr'], 2)} | "
+            f"{pm(s['ssim'], 3)} | {pm(s['object_F1'], 3)} | {pm(s['betti_error'], 3)} | "
+            f"{pm(s['clDice'], 3)} | {pm(s['length_density_error'], 3)} | "
+            f"{pm(s['thickness_error'], 3)} | {pm(s['porosity_error'], 3)} |")
     if result.get("rows"):          # part real
         from _geometry_real import markdown_rows
 
@@ -394,18 +270,7 @@ def _write(result: dict[str, Any], stem: Path) -> None:
 
 # --------------------------------------------------------------------------- parts
 def _pool(workers: int):
-    return mp.get_context("spawn").Pool(workers, initializer=_init_worker)
-
-
-def _plan_steps(pool, configs: dict[str, dict[str, Any]], budget: float,
-                min_steps: int) -> dict[str, dict[str, float]]:
-    names = list(configs)
-    cal = pool.map(calibrate, [configs[n] for n in names])
-    plan = {}
-    for n, c in zip(names, cal):
-        plan[n] = {"seconds_per_step": c["seconds_per_step"],
-                   "steps": max(min_steps, int(budget / c["seconds_per_step"]))}
-    return plan
+    return mp.get_context("spawn").Pool(workers, initializer=init_worker)
 
 
 def part_main(args: argparse.Namespace) -> dict[str, Any]:
@@ -426,7 +291,7 @@ def part_main(args: argparse.Namespace) -> dict[str, Any]:
         # calibration per (arm, scale) on dentin: the cost does not depend on the phantom
         cal_cfgs = {f"{a}|{s}": make_config(ARMS[a], kind=kinds[0], scale=s, seed=0, steps=100)
                     for a in arms if ARMS[a] is not None for s in scales}
-        plan = _plan_steps(pool, cal_cfgs, budget, args.min_steps)
+        plan = plan_steps(pool, cal_cfgs, budget, args.min_steps)
         jobs = []
         for kind in kinds:
             for scale in scales:
@@ -480,7 +345,7 @@ def part_light(args: argparse.Namespace) -> dict[str, Any]:
             cfgs[f"{size}|{arm_name}"] = make_config(arm, kind=kind, scale=scale, seed=0,
                                                      steps=100, model=model)
     with _pool(args.workers) as pool:
-        plan = _plan_steps(pool, cfgs, budget, args.min_steps)
+        plan = plan_steps(pool, cfgs, budget, args.min_steps)
         jobs = [{"arm": key.split("|")[1], "label": key.replace("|", " + "), "kind": kind,
                  "scale": scale, "seed": 0, "n_test": n_test,
                  "config": {**cfg, "train": {**cfg["train"], "steps": plan[key]["steps"],

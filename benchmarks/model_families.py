@@ -42,13 +42,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import math
 import multiprocessing as mp
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -61,6 +57,9 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from _equal_budget import (TEST_START, cpu_per_step, held_out_phantoms,  # noqa: E402
+                           init_worker, pm, run_job as run_measured_job,
+                           summarize as summarize_records)
 RESULTS = HERE / "results"
 WORK = ROOT / "runs" / "benchmarks" / "model_families"
 
@@ -68,7 +67,6 @@ KIND, SIZE_UM, SPACING_UM = "dentin", 32.0, 0.1
 HR_SEEDS = list(range(6))
 LR_SEEDS = list(range(30000, 30006))      # CycleGAN's LR domain: other phantoms
 VAL_SEEDS = [10000]
-TEST_START = 20000
 DEGRADATION = {"wavelength_nm": 520, "na": 1.4, "microscope": "confocal",
                "photons": {"low": 50, "high": 500, "log": True}, "read_noise": [0.0, 0.02],
                "variants": 2}
@@ -148,112 +146,15 @@ def make_config(arm: dict[str, Any], *, scale: int, seed: int, steps: int) -> di
 
 
 # --------------------------------------------------------------------------- workers
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def calibrate(cfg_dict: dict[str, Any], n: int = 5) -> dict[str, float]:
-    """Median CPU seconds of one optimisation step of a config (its own trainer class:
-    discriminator and generator updates of the GANs included; adversarial terms active)."""
-    import torch
-
-    from geosr.train.config import parse_config
-    from geosr.train.loop import trainer_class
-
-    torch.set_num_threads(1)
-    cfg = parse_config(cfg_dict)
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = trainer_class(cfg.algorithm)(cfg, show_progress=False)
-        trainer.out = Path(tmp)
-        trainer._build()
-        trainer.step = cfg.train.steps // 2      # past any warm-up, inside the schedule
-        costs = []
-        for i in range(n + 2):
-            x, y, _ = trainer.sampler.sample(cfg.train.batch_size)
-            x, y = torch.from_numpy(x), torch.from_numpy(y)
-            t0 = time.process_time()
-            trainer._train_step(x, y, cfg.train.lr)
-            if i >= 2:              # the first steps pay one-off kernel set-up
-                costs.append(time.process_time() - t0)
-    return {"seconds_per_step": float(np.median(costs))}
-
-
-def test_images(scale: int, n: int) -> list[dict[str, Any]]:
-    """Held-out phantoms ``20000..`` with their LR versions (one seeded degradation draw)."""
-    from geosr.data.ranges import draw
-    from geosr.data.specs import DegradationRanges
-    from geosr.degrade import degrade
-    from geosr.phantoms import phantom
-
-    spec = DegradationRanges.model_validate(
-        {k: v for k, v in DEGRADATION.items() if k != "variants"}).spec()
-    out = []
-    for seed in range(TEST_START, TEST_START + n):
-        ph = phantom(KIND, dims=2, size_um=SIZE_UM, spacing_um=SPACING_UM, seed=seed)
-        gen = np.random.default_rng([seed, 7])
-        params = draw(spec, gen)
-        lr = degrade(ph.image, scale=scale, seed=int(gen.integers(2 ** 31 - 1)), **params)
-        out.append({"seed": seed, "hr": ph.image.numpy().astype(np.float64), "lr": lr})
-    return out
-
-
-def measure(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
-    """PSNR/SSIM (phantom intensity, data range 1, border crop = scale) and network metrics
-    (whole field, Otsu threshold of the truth for both)."""
-    from geosr.assess import psnr, ssim
-    from geosr.assess.network import assess_network
-
-    row = {"psnr": psnr(sr, hr, data_range=1.0, crop=scale).value,
-           "ssim": ssim(sr, hr, data_range=1.0, crop=scale).value}
-    v = assess_network(sr.astype(np.float32), hr.astype(np.float32), spacing=SPACING_UM,
-                       metrics=["components", "topology", "cldice", "skeleton",
-                                "thickness"]).value
-    row["object_F1"] = v("object_F1")
-    row["betti_error"] = v("betti_error_0") + v("betti_error_1")
-    row["clDice"] = v("clDice")
-    row["length_density_error"] = abs(v("length_density", "relative_error"))
-    row["thickness_error"] = abs(v("thickness_mean", "relative_error"))
-    return row
-
-
 PANEL_CROP = 128   # HR pixels of the first test phantom shown in the panel
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one arm (or run bicubic) and measure it on the test phantoms."""
-    import torch
-
-    torch.set_num_threads(1)
-    from geosr import train
-    from geosr.predict import predict
-    from geosr.resample import upscale
-
-    t_cpu = time.process_time()
-    images = test_images(job["scale"], job["n_test"])
-    record: dict[str, Any] = {k: job[k] for k in ("arm", "scale", "seed")}
-    train_cpu = 0.0
-    if job["config"] is None:
-        preds = [np.asarray(upscale(im["lr"].numpy().astype(np.float64), job["scale"],
-                                    method="bicubic")) for im in images]
-    else:
-        out = Path(job["out"])
-        shutil.rmtree(out, ignore_errors=True)
-        t0 = time.process_time()
-        model_dir = train(job["config"], out=out, show_progress=False)
-        train_cpu = time.process_time() - t0
-        preds = [predict(im["lr"], model_dir, device="cpu").numpy().astype(np.float64)
-                 for im in images]
-        spec = json.loads((Path(model_dir) / "model.json").read_text())
-        record["parameters"] = spec.get("summary", {}).get("parameters")
-        record["steps"] = job["config"]["train"]["steps"]
-        record["seconds_per_step"] = job["seconds_per_step"]
-    t_eval = time.process_time()
-    record["per_image"] = [{"seed": im["seed"], **measure(p, im["hr"], job["scale"])}
-                           for p, im in zip(preds, images)]
-    record["cpu_seconds"] = {"train": train_cpu, "eval": time.process_time() - t_eval,
-                             "total": time.process_time() - t_cpu}
+    images = held_out_phantoms(KIND, job["scale"], job["n_test"], DEGRADATION,
+                               size_um=SIZE_UM, spacing_um=SPACING_UM)
+    record, preds = run_measured_job(job, images, spacing_um=SPACING_UM)
+    record = {**{k: job[k] for k in ("arm", "scale", "seed")}, **record}
     if job["seed"] == 0:      # the panel crop of the first test phantom
         c = PANEL_CROP
         record["panel"] = {"pred": preds[0][:c, :c].tolist(),
@@ -263,42 +164,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-# --------------------------------------------------------------------------- statistics
-def _stats(values: list[Any]) -> dict[str, float]:
-    a = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
-    if a.size == 0:
-        return {"mean": float("nan"), "sd": float("nan"), "n": 0}
-    return {"mean": float(a.mean()), "sd": float(a.std(ddof=1)) if a.size > 1 else 0.0,
-            "n": int(a.size)}
-
-
 def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((r["scale"], r["arm"]), []).append(r)
     order = {a: i for i, a in enumerate(ARMS)}
-    out = []
-    for (scale, arm), recs in sorted(groups.items(), key=lambda kv: (kv[0][0],
-                                                                     order[kv[0][1]])):
-        rows = [row for r in recs for row in r["per_image"]]
-        entry: dict[str, Any] = {"scale": scale, "arm": arm}
-        for m in ("psnr", "ssim") + NET_METRICS:
-            entry[m] = _stats([row[m] for row in rows])
-        entry["cpu_train_s"] = _stats([r["cpu_seconds"]["train"] for r in recs])
-        entry["steps"] = _stats([r.get("steps") or 0 for r in recs])
-        entry["parameters"] = recs[0].get("parameters")
-        entry["runs"] = len(recs)
-        out.append(entry)
-    return out
+    summary = summarize_records(records, ("scale", "arm"), NET_METRICS)
+    return sorted(summary, key=lambda s: (s["scale"], order[s["arm"]]))
 
 
 # --------------------------------------------------------------------------- output
-def _pm(s: dict[str, float], digits: int) -> str:
-    if not s or s.get("n", 0) == 0 or not math.isfinite(s["mean"]):
-        return "–"
-    return f"{s['mean']:.{digits}f} ± {s['sd']:.{digits}f}"
-
-
 def markdown(result: dict[str, Any]) -> str:
     from _machine import markdown as machine_md
 
@@ -312,9 +184,9 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {s['scale']} | {s['arm']} | {s.get('parameters') or '–'} | "
             f"{s['steps']['mean']:.0f} | {s['cpu_train_s']['mean']:.1f} | "
-            f"{_pm(s['psnr'], 2)} | {_pm(s['ssim'], 3)} | {_pm(s['object_F1'], 3)} | "
-            f"{_pm(s['betti_error'], 2)} | {_pm(s['clDice'], 3)} | "
-            f"{_pm(s['length_density_error'], 3)} | {_pm(s['thickness_error'], 3)} |")
+            f"{pm(s['psnr'], 2)} | {pm(s['ssim'], 3)} | {pm(s['object_F1'], 3)} | "
+            f"{pm(s['betti_error'], 2)} | {pm(s['clDice'], 3)} | "
+            f"{pm(s['length_density_error'], 3)} | {pm(s['thickness_error'], 3)} |")
     lines += ["", "Calibrated CPU seconds per optimisation step (1 thread): " + ", ".join(
         f"{k} {v['seconds_per_step'] * 1000:.0f} ms" for k, v in result["calibration"].items())]
     if result.get("panels"):
@@ -378,9 +250,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     arms = args.arms or arms
     trained = [a for a in arms if ARMS[a] is not None]
     ctx = mp.get_context("spawn")
-    with ctx.Pool(args.workers, initializer=_init_worker) as pool:
+    with ctx.Pool(args.workers, initializer=init_worker) as pool:
         keys = [f"{a}|x{s}" for a in trained for s in scales]
-        cal = pool.map(calibrate, [make_config(ARMS[arm], scale=scale, seed=0, steps=100)
+        cal = pool.map(cpu_per_step, [make_config(ARMS[arm], scale=scale, seed=0, steps=100)
                                    for arm, scale in ((a, s) for a in trained for s in scales)],
                        chunksize=1)
         plan = {k: {"seconds_per_step": c["seconds_per_step"],
