@@ -188,7 +188,8 @@ def part_real(args: Any, arms: dict[str, Any], run_job_kwargs: dict[str, Any]) -
                        "split": {"by": "image", "names": [f"s{z:03d}" for z in VAL]}}
         return cfg
 
-    labels = {"l1": arms["l1"], args.geo_arm: arms[args.geo_arm]}
+    geo_arms = [a for a in (args.arms or [args.geo_arm]) if arms.get(a) and a != "l1"]
+    labels = {"l1": arms["l1"], **{a: arms[a] for a in geo_arms}}
     from _equal_budget import cpu_per_step, init_worker
 
     with mp.get_context("spawn").Pool(args.workers, initializer=init_worker) as pool:
@@ -214,7 +215,7 @@ def part_real(args: Any, arms: dict[str, Any], run_job_kwargs: dict[str, Any]) -
             "design": [f"LHDL trabecular bone 200³ at {SPACING_UM} µm; ×4 by σ = 2 px blur, "
                        "4×4 block mean, 1 % noise; train slices 0–139, val 145/150/155, "
                        "test 160–198",
-                       f"arms: bicubic, l1, {args.geo_arm}; {budget:.0f} CPU s of optimisation "
+                       f"arms: bicubic, l1, {', '.join(geo_arms)}; {budget:.0f} CPU s of optimisation "
                        "steps each, 1 thread",
                        f"segmentation: Otsu of the original test stack ({threshold:.3f})"]}
 

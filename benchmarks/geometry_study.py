@@ -382,7 +382,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-test", type=int, help="held-out test phantoms per kind")
     p.add_argument("--phantoms", nargs="+", choices=["dentin", "lcn"])
     p.add_argument("--scales", nargs="+", type=int)
-    p.add_argument("--arms", nargs="+", choices=list(ARMS))
+    p.add_argument("--arms", nargs="+", choices=list(ARMS),
+                   help="arms of part main; of part real: the geometry arms beside l1")
     p.add_argument("--geo-arm", default="aux_head", choices=[a for a in ARMS if ARMS[a]],
                    help="the geometry recipe of parts light and real")
     p.add_argument("--results", type=Path, default=RESULTS)
