@@ -254,7 +254,7 @@ def plots(result: dict[str, Any], stem: Path) -> list[str]:
         path = stem.parent / f"{stem.name}_{kind}_x{scale}.png"
         fig.savefig(path, dpi=90)
         plt.close(fig)
-        files.append(str(path.relative_to(ROOT)))
+        files.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
     return files
 
 
