@@ -55,9 +55,7 @@ from geosr.core.errors import ConfigError, InputError
 from geosr.data.augment import Augmenter
 from geosr.data.normalize import PercentileNormalizer
 from geosr.data.pairs import Pair
-from geosr.losses import build_loss
 from geosr.train.loop import Trainer
-from geosr.train.schedule import Schedule
 from geosr.train.validate import bicubic_baseline, default_max_size, prepare_validation
 
 __all__ = ["IsotropicTrainer", "AxisPatchSampler", "start_from_interpolation"]
@@ -125,7 +123,7 @@ class IsotropicTrainer(Trainer):
 
     def _build(self) -> None:
         cfg = self.cfg
-        from geosr.models import build_model, resolve_device
+        from geosr.models import resolve_device
 
         self.device = resolve_device(cfg.train.device)
         self.normalizer = PercentileNormalizer(cfg.normalization.p_low,
@@ -148,24 +146,7 @@ class IsotropicTrainer(Trainer):
         max_size = cfg.validation.max_size or default_max_size(2)
         self.val_images = prepare_validation(self.data.val, self.factors, max_size)
         self.val_max_size = max_size
-        torch.manual_seed(cfg.seed)
-        try:
-            self.model = build_model(cfg.model.name, dims=2, scale=self.factors,
-                                     in_channels=self.data.channels,
-                                     **cfg.model.arguments).to(self.device)
-        except ConfigError as err:
-            raise ConfigError(err.message, where=f"model.arguments.{err.where}"
-                              if err.where and err.where != "model" else "model",
-                              hint=err.hint) from None
-        self.loss_fn = build_loss([{"name": t["name"], "weight": t["weight"],
-                                    **t.get("arguments", {})} for t in cfg.loss_terms()]
-                                  ).to(self.device)
-        t = cfg.train
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr,
-                                          betas=tuple(t.betas), weight_decay=t.weight_decay)
-        self.schedule = Schedule(t.schedule, lr=t.lr, steps=t.steps, min_lr=t.min_lr,
-                                 step_size=t.step_size, gamma=t.gamma)
-        self._build_extra()
+        self._build_model_and_optimiser(2, self.factors)
 
     def _build_extra(self) -> None:
         self.init = "random"

@@ -167,7 +167,7 @@ class Trainer:
 
     def _build(self) -> None:
         cfg = self.cfg
-        from geosr.models import build_model, resolve_device
+        from geosr.models import resolve_device
 
         self.device = resolve_device(cfg.train.device)
         self.normalizer = PercentileNormalizer(cfg.normalization.p_low,
@@ -196,9 +196,17 @@ class Trainer:
         max_size = cfg.validation.max_size or default_max_size(dims)
         self.val_images = prepare_validation(self.data.val, cfg.scale, max_size)
         self.val_max_size = max_size
+        self._build_model_and_optimiser(dims, cfg.scale)
+
+    def _build_model_and_optimiser(self, dims: int, scale: Any) -> None:
+        """The model (seeded), the loss, Adam and the learning-rate schedule, then
+        :meth:`_build_extra`. ``scale``: an integer or one factor per spatial axis."""
+        from geosr.models import build_model
+
+        cfg = self.cfg
         torch.manual_seed(cfg.seed)
         try:
-            self.model = build_model(cfg.model.name, dims=dims, scale=cfg.scale,
+            self.model = build_model(cfg.model.name, dims=dims, scale=scale,
                                      in_channels=self.data.channels,
                                      **cfg.model.arguments).to(self.device)
         except ConfigError as err:
