@@ -184,3 +184,13 @@ def plan_steps(pool: Any, configs: dict[str, dict[str, Any]], budget: float, min
     return {n: {"seconds_per_step": c["seconds_per_step"],
                 "steps": max(min_steps, int(budget / c["seconds_per_step"]))}
             for n, c in zip(names, costs)}
+
+
+def save_figure(fig: Any, path: Path, root: Path) -> str:
+    """Save and close a matplotlib figure; its path relative to ``root`` when inside it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)

@@ -64,7 +64,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _equal_budget import (held_out_phantoms, init_worker, plan_steps, pm,  # noqa: E402
-                           run_job as run_measured_job, summarize as summarize_records)
+                           run_job as run_measured_job, save_figure,
+                           summarize as summarize_records)
 RESULTS = HERE / "results"
 WORK = ROOT / "runs" / "benchmarks" / "geometry"
 
@@ -250,11 +251,7 @@ def plots(result: dict[str, Any], stem: Path) -> list[str]:
             ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
             ax.set_title(title, fontsize=9)
         fig.suptitle(f"{kind} ×{scale} ({result['part']}, {result['mode']})", fontsize=10)
-        fig.tight_layout()
-        path = stem.parent / f"{stem.name}_{kind}_x{scale}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        files.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+        files.append(save_figure(fig, stem.parent / f"{stem.name}_{kind}_x{scale}.png", ROOT))
     return files
 
 

@@ -58,7 +58,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _equal_budget import (TEST_START, cpu_per_step, held_out_phantoms,  # noqa: E402
-                           init_worker, pm, run_job as run_measured_job,
+                           init_worker, pm, run_job as run_measured_job, save_figure,
                            summarize as summarize_records)
 RESULTS = HERE / "results"
 WORK = ROOT / "runs" / "benchmarks" / "model_families"
@@ -220,11 +220,7 @@ def panels(records: list[dict[str, Any]], stem: Path) -> list[str]:
             ax.axis("off")
         fig.suptitle(f"dentin ×{scale}, test phantom {TEST_START}, {PANEL_CROP}² HR px "
                      "(intensity 0–1)", fontsize=9)
-        fig.tight_layout()
-        path = stem.parent / f"{stem.name}_x{scale}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        files.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+        files.append(save_figure(fig, stem.parent / f"{stem.name}_x{scale}.png", ROOT))
     return files
 
 
