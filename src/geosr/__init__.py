@@ -11,9 +11,7 @@ fails because of an optional dependency:
 from __future__ import annotations
 
 from geosr.core.lazy import lazy_exports
-
-
-__version__ = "0.1.0"
+from geosr.core.version import __version__
 
 # name -> module that defines it
 _EXPORTS = {

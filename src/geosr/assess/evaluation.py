@@ -117,7 +117,7 @@ class EvaluationResult:
 
     def header_lines(self) -> list[str]:
         """The convention, as the ``#`` lines that open the CSV."""
-        from geosr import __version__
+        from geosr.core.version import __version__
 
         lines = [f"geosr evaluate (geosr {__version__}): protocol={self.protocol}"]
         lines += [f"{k}: {v}" for k, v in self.convention.items()]

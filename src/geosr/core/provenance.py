@@ -25,10 +25,10 @@ def _version(package: str) -> str | None:
 
 def environment() -> dict[str, object]:
     """Versions of geosr, Python and the main dependencies, the platform and a UTC timestamp."""
-    import geosr
+    from geosr.core.version import __version__
 
     return {
-        "geosr": geosr.__version__,
+        "geosr": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),

@@ -176,7 +176,7 @@ def save_model(path: str | os.PathLike, module: nn.Module,
     """
     from safetensors.torch import save as st_save
 
-    from geosr import __version__
+    from geosr.core.version import __version__
     from geosr.models.summary import receptive_field
 
     path = Path(path)

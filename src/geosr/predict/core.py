@@ -238,7 +238,7 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
         shifted by ``−(s−1)·spacing/(2s)`` per axis (pixel centres of the finer grid),
         ``metadata["prediction"]`` = model hash, architecture, scale, tiling, device.
     """
-    from geosr import __version__
+    from geosr.core.version import __version__
 
     image = as_image(image)
     loaded = resolve_model(model, device)

@@ -33,7 +33,7 @@ def is_isotropic(loaded: Any) -> bool:
 def predict_isotropic(image: Image, loaded: Any, *, planes: str | None = None,
                       batch_size: int = 8) -> Image:
     """Reconstruct ``image`` (ZYX, or CZYX) on a grid ``scale`` times finer in z."""
-    from geosr import __version__
+    from geosr.core.version import __version__
 
     if image.dims != 3:
         raise InputError(f"an isotropic model reconstructs ZYX stacks; got axes {image.axes}",

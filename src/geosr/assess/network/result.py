@@ -182,7 +182,7 @@ class AssessmentResult:
         return out
 
     def header_lines(self) -> list[str]:
-        from geosr import __version__
+        from geosr.core.version import __version__
 
         lines = [f"geosr assess (geosr {__version__}): network metrics, whole field of each "
                  "image"]
@@ -229,7 +229,7 @@ class AssessmentResult:
         return path
 
     def as_dict(self) -> dict[str, Any]:
-        from geosr import __version__
+        from geosr.core.version import __version__
         from geosr.core.files import to_jsonable
 
         return to_jsonable({"geosr": __version__, "segmentation": self.segmentation,
