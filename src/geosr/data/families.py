@@ -19,7 +19,7 @@
   transposed. Every 5th plane is held out for validation. Intensities are normalised with the
   percentiles of the whole stack.
 
-Unpaired sources return a :class:`geosr.data.sources.DataSet` whose ``train`` holds
+Unpaired sources return a :class:`geosr.data.paired_sources.DataSet` whose ``train`` holds
 synthetic pairs of the HR images (only their HR side is used for training), with the
 unmatched LR images as an extra attribute ``lr_only`` (``hr`` there is the LR image repeated
 ``scale`` times per axis, only used to find foreground).
@@ -46,6 +46,7 @@ from geosr.core.image import Image
 from geosr.data.files import array_digest, check_dims, list_images, progress
 from geosr.data.fingerprint import fingerprint_files, fingerprint_recipe
 from geosr.data.normalize import PercentileNormalizer
+from geosr.data.paired_sources import DataSet, DegradedImages, PhantomPairs, _Degrading
 from geosr.data.pairs import Pair, channels_first, modcrop
 from geosr.data.ranges import draw
 from geosr.data.specs import DegradationRanges, SplitConfig, _Strict
@@ -98,7 +99,6 @@ class UnpairedFolders(_Strict):
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
               show_progress: bool = False) -> Any:
-        from geosr.data.sources import DegradedImages
         from geosr.io import load
 
         normalizer = normalizer or PercentileNormalizer()
@@ -162,7 +162,6 @@ class UnpairedPhantoms(_Strict):
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
               show_progress: bool = False) -> Any:
-        from geosr.data.sources import PhantomPairs
         from geosr.degrade import degrade
         from geosr.phantoms import phantom
 
@@ -272,7 +271,6 @@ def build_single(image: Image, *, name: str, degradation: DegradationRanges, pyr
                  fingerprint: str) -> Any:
     """The :class:`DataSet` of zero-shot SR for one in-memory image (see
     :class:`SingleImage`)."""
-    from geosr.data.sources import DataSet, _Degrading
 
     normalizer = normalizer or PercentileNormalizer()
     items = fathers(image, scale=scale, pyramid=pyramid, min_factor=min_factor)
@@ -322,7 +320,6 @@ def build_anisotropic(stack: Image, *, name: str, scale: int, fwhm_z_um: Optiona
                       normalizer: Optional[PercentileNormalizer], fingerprint: str,
                       show_progress: bool = False) -> Any:
     """The 2D training pairs of isotropic reconstruction from an in-memory ZYX stack."""
-    from geosr.data.sources import DataSet
     from geosr.degrade import degrade
 
     if stack.dims != 3:
