@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import NamedTuple
 
 import numpy as np
 
 from geosr.core.image import Image
 
-__all__ = ["display_range", "to_uint8", "panel_png", "png_data_uri", "verdict_overlay_png"]
+__all__ = ["display_range", "to_uint8", "panel_png", "png_data_uri", "verdict_overlay_png",
+           "Panel", "plane_png", "rgb_png", "signed_rgb", "scale_bar_length_um"]
 
 
 def display_range(values: np.ndarray, percentiles: tuple[float, float] = (0.5, 99.5)
@@ -46,18 +48,27 @@ def _middle_slice(image: Image) -> tuple[np.ndarray, tuple[float, float]]:
     return data, (spacing[0], spacing[1])
 
 
+def scale_bar_length_um(width_px: int, pixel_um: float) -> float:
+    """The round length (1, 2, 5, 10, ... µm) closest below a fifth of the panel width."""
+    target = width_px * pixel_um / 5.0
+    candidates = [m * 10.0 ** e for e in range(-2, 6) for m in (1, 2, 5)]
+    return max([c for c in candidates if c <= target] or [candidates[0]])
+
+
 def _add_scale_bar(rgb: np.ndarray, pixel_um: float) -> tuple[np.ndarray, float]:
-    """Draw a white bar of a round length (1, 2, 5, 10, ... µm) near ~1/5 of the width."""
+    """Draw a white bar with a 1-pixel black outline (visible on bright and dark images) of a
+    round length (1, 2, 5, 10, ... µm) near 1/5 of the width, bottom right; returns its length.
+
+    The white part is exactly ``round(length_um / pixel_um)`` pixels long."""
     width = rgb.shape[1]
-    target = width * pixel_um / 5.0
-    candidates = [m * 10.0 ** e for e in range(-2, 5) for m in (1, 2, 5)]
-    length_um = max([c for c in candidates if c <= target] or [candidates[0]])
+    length_um = scale_bar_length_um(width, pixel_um)
     length_px = max(1, int(round(length_um / pixel_um)))
     thickness = max(2, rgb.shape[0] // 80)
     margin = max(4, rgb.shape[0] // 30)
     y0 = rgb.shape[0] - margin - thickness
-    x0 = width - margin - length_px
-    rgb[y0:y0 + thickness, max(0, x0):x0 + length_px] = 255
+    x0 = max(1, width - margin - length_px)
+    rgb[max(0, y0 - 1):y0 + thickness + 1, max(0, x0 - 1):x0 + length_px + 1] = 0
+    rgb[y0:y0 + thickness, x0:x0 + length_px] = 255
     return rgb, length_um
 
 
@@ -68,6 +79,70 @@ def png_data_uri(gray: np.ndarray) -> str:
     buffer = io.BytesIO()
     PILImage.fromarray(gray).save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class Panel(NamedTuple):
+    """A rendered panel: PNG data URI, scale-bar length (µm) and display pixel size (µm)."""
+
+    src: str
+    bar_um: float
+    um_per_px: float
+
+
+def _crop(data: np.ndarray, spacing: tuple[float, float],
+          crop_um: tuple[float, float, float, float] | None) -> np.ndarray:
+    if crop_um is None:
+        return data
+    (sy, sx), (y0, x0, h, w) = spacing, crop_um
+    return data[int(round(y0 / sy)):int(round((y0 + h) / sy)),
+                int(round(x0 / sx)):int(round((x0 + w) / sx))]
+
+
+def _enlarge(data: np.ndarray, spacing: tuple[float, float], display_pixel_um: float
+             ) -> np.ndarray:
+    """Nearest-neighbour enlargement of a 2D (or 2D RGB) array to the display pixel size."""
+    ry = max(1, int(round(spacing[0] / display_pixel_um)))
+    rx = max(1, int(round(spacing[1] / display_pixel_um)))
+    return np.repeat(np.repeat(data, ry, axis=0), rx, axis=1)
+
+
+def plane_png(data: np.ndarray, spacing: tuple[float, float], window: tuple[float, float],
+              display_pixel_um: float, crop_um: tuple[float, float, float, float] | None = None
+              ) -> Panel:
+    """A grey 2D plane with physical ``spacing`` (µm, (y, x)) as a PNG with a scale bar.
+
+    >>> panel = plane_png(np.zeros((40, 40)), (0.5, 0.5), (0.0, 1.0), 0.25)
+    >>> panel.bar_um, panel.um_per_px
+    (2.0, 0.25)
+    """
+    data = _enlarge(_crop(np.asarray(data), spacing, crop_um), spacing, display_pixel_um)
+    gray = to_uint8(data, window)
+    rgb, bar_um = _add_scale_bar(np.stack([gray] * 3, axis=-1), display_pixel_um)
+    return Panel(png_data_uri(rgb), bar_um, display_pixel_um)
+
+
+def rgb_png(rgb: np.ndarray, spacing: tuple[float, float], display_pixel_um: float,
+            crop_um: tuple[float, float, float, float] | None = None) -> Panel:
+    """An RGB uint8 plane (``(Y, X, 3)``, e.g. a network overlay) as a PNG with a scale bar."""
+    data = _enlarge(_crop(np.asarray(rgb, np.uint8), spacing, crop_um), spacing,
+                    display_pixel_um).copy()
+    data, bar_um = _add_scale_bar(data, display_pixel_um)
+    return Panel(png_data_uri(data), bar_um, display_pixel_um)
+
+
+def signed_rgb(values: np.ndarray, limit: float) -> np.ndarray:
+    """Signed values on black: positive orange-red, negative blue, ``|v| >= limit`` saturated
+    (colour-blind-safe pair; NaN shown grey).
+
+    >>> signed_rgb(np.array([[1.0, -1.0, 0.0]]), 1.0)[0].tolist()
+    [[255, 110, 0], [0, 130, 255], [0, 0, 0]]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    t = np.clip(np.nan_to_num(v / max(limit, 1e-30)), -1.0, 1.0)
+    pos, neg = np.clip(t, 0, 1)[..., None], np.clip(-t, 0, 1)[..., None]
+    rgb = pos * np.array([255.0, 110.0, 0.0]) + neg * np.array([0.0, 130.0, 255.0])
+    rgb[np.isnan(v)] = 128.0
+    return np.round(rgb).astype(np.uint8)
 
 
 def panel_png(image: Image, window: tuple[float, float], display_pixel_um: float,
@@ -88,17 +163,9 @@ def panel_png(image: Image, window: tuple[float, float], display_pixel_um: float
 
     Returns the data URI and a caption fragment with the scale bar length.
     """
-    data, (sy, sx) = _middle_slice(image)
-    if crop_um is not None:
-        y0, x0, h, w = crop_um
-        data = data[int(round(y0 / sy)):int(round((y0 + h) / sy)),
-                    int(round(x0 / sx)):int(round((x0 + w) / sx))]
-    ry = max(1, int(round(sy / display_pixel_um)))
-    rx = max(1, int(round(sx / display_pixel_um)))
-    gray = to_uint8(np.repeat(np.repeat(data, ry, axis=0), rx, axis=1), window)
-    rgb = np.stack([gray] * 3, axis=-1)
-    rgb, bar_um = _add_scale_bar(rgb, display_pixel_um)
-    return png_data_uri(rgb), f"scale bar {bar_um:g} µm"
+    data, spacing = _middle_slice(image)
+    panel = plane_png(data, spacing, window, display_pixel_um, crop_um)
+    return panel.src, f"scale bar {panel.bar_um:g} µm"
 
 
 #: Tile verdict colours (RGB): 0 green, 1 amber, 2 red.
