@@ -359,7 +359,7 @@ def parse_config(data: Mapping[str, Any], *, where: str = "config",
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as err:
-        raise error_from_validation(err, where, data) from None
+        raise error_from_validation(err, where, data, model=TrainConfig) from None
 
 
 def load_config(path: str | Path) -> TrainConfig:

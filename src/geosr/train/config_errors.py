@@ -56,11 +56,10 @@ def _pick(models: list[Any], data: Any) -> Optional[type[BaseModel]]:
     return None
 
 
-def _model_at(path: list[Any], data: Any) -> Optional[type[BaseModel]]:
-    """The pydantic model class at a field path of a :class:`TrainConfig`, or None."""
-    from geosr.train.config import TrainConfig
-
-    current: Any = TrainConfig
+def _model_at(root: Optional[type[BaseModel]], path: list[Any], data: Any
+              ) -> Optional[type[BaseModel]]:
+    """The pydantic model class at a field path of ``root`` (a :class:`TrainConfig`), or None."""
+    current: Any = root
     for part in path:
         if isinstance(part, int):
             data = data[part] if isinstance(data, list) and part < len(data) else None
@@ -98,9 +97,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def error_from_validation(err: ValidationError, where: str, data: Any = None) -> ConfigError:
+def error_from_validation(err: ValidationError, where: str, data: Any = None, *,
+                          model: Optional[type[BaseModel]] = None) -> ConfigError:
     """One :class:`ConfigError` from a pydantic error: ``field.path: message`` per field, with
-    the allowed fields for an unknown one and the offending value."""
+    the allowed fields for an unknown one (looked up from ``model``, the validated root class,
+    e.g. :class:`geosr.train.config.TrainConfig`) and the offending value."""
     grouped: dict[str, list[str]] = {}
     kinds: dict[str, set[str]] = {}
     for item in err.errors(include_url=False):
@@ -116,9 +117,9 @@ def error_from_validation(err: ValidationError, where: str, data: Any = None) ->
                 key = inner if not path or inner == key or inner.startswith(key + ".") \
                     else f"{key}.{inner}"
         elif kind == "extra_forbidden":
-            model = _model_at(path[:-1], data)
-            msg = "unknown field" + (f"; allowed: {', '.join(model.model_fields)}"
-                                     if model is not None else "")
+            found = _model_at(model, path[:-1], data)
+            msg = "unknown field" + (f"; allowed: {', '.join(found.model_fields)}"
+                                     if found is not None else "")
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             tag = (item.get("ctx") or {}).get("tag")
             msg = "must be one of 'folders', 'degrade', 'phantom'" + (
