@@ -74,6 +74,27 @@ def _inputs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     return [(src, dst)]
 
 
+def _check_outputs(pairs: list[tuple[Path, Path]]) -> None:
+    """Every output path is a writable file of a known format: checked before any work."""
+    from geosr.io.outputs import check_output
+
+    for _, dst_file in pairs:
+        check_output(dst_file)
+
+
+def _check_upscaled_size(src_file: Path, dst_file: Path, scale: int | tuple[int, ...]) -> None:
+    """Refuse, before reading the pixels, an upscaled output too big for memory or disk."""
+    from geosr.core.outputs import check_output_size
+    from geosr.io import load
+
+    img = load(src_file, lazy=True)
+    factors = (scale,) * img.dims if isinstance(scale, int) else tuple(scale)
+    if len(factors) == img.dims:   # a wrong count is reported by upscale itself
+        shape = [img.channels] * img.has_channels + [n * f for n, f in
+                                                     zip(img.spatial_shape, factors)]
+        check_output_size(shape, img.dtype, where=str(dst_file), folder=dst_file.parent)
+
+
 def _params_path(out: Path) -> Path:
     return out.with_name(out.name + ".params.json")
 
@@ -122,6 +143,9 @@ def phantom(
 
     if dims not in (2, 3):
         raise ConfigError(f"must be 2 or 3, got {dims}", where="--dims")
+    from geosr.core.outputs import check_writable
+
+    check_writable(out)
     result = make_phantom(kind.value, dims=dims, size_um=_floats(size_um, "--size-um"),
                           spacing_um=_floats(spacing_um, "--spacing-um"), seed=seed,
                           bright=not dark)
@@ -168,6 +192,7 @@ def degrade(
     from geosr.core.progress import track
 
     pairs = _inputs(src, dst)
+    _check_outputs(pairs)
     for src_file, dst_file in track(pairs, "degrading"):
         image = load(src_file)
         low = run_degrade(image, scale=_scale(scale), fwhm_um=_floats(fwhm_um, "--fwhm-um"),
@@ -187,6 +212,9 @@ def _resample_command(src: Path, dst: Path, scale: List[int], method: str, up: b
     from geosr.core.progress import track
 
     pairs = _inputs(src, dst)
+    _check_outputs(pairs)
+    for src_file, dst_file in pairs if up else ():
+        _check_upscaled_size(src_file, dst_file, _scale(scale))
     for src_file, dst_file in track(pairs, "upscaling" if up else "downscaling"):
         image = load(src_file)
         if up:

@@ -23,24 +23,47 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "read_json", "to_jsonable"]
+__all__ = ["atomic_path", "write_json", "read_json", "to_jsonable", "current_umask"]
+
+
+def current_umask() -> int:
+    """The process's umask (e.g. ``0o022``), read without changing it where the system allows
+    (``/proc/self/status`` on Linux), else by setting and restoring it.
+
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds,
     delete it otherwise. With ``is_dir=True`` the temporary path is a fresh folder (for formats
-    such as Zarr that are folders); an existing folder at ``path`` is replaced."""
+    such as Zarr that are folders); an existing folder at ``path`` is replaced. The result gets
+    the mode an ordinary ``open``/``mkdir`` would give under the user's umask (0644/0755 under
+    umask 022), not the private 0600/0700 of :mod:`tempfile`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
     if is_dir:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~current_umask())   # mkdtemp gives 0700 whatever the umask
     else:
         fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}",
                                     dir=path.parent)
         os.close(fd)
         tmp = Path(name)
+        os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp gives 0600 whatever the umask
     try:
         yield tmp
         if is_dir and path.exists():

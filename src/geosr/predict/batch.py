@@ -23,7 +23,8 @@ from typing import Any, Callable
 from geosr.core.errors import ConfigError, InputError
 from geosr.predict.core import check_compatible, predict, resolve_model
 
-__all__ = ["predict_files", "list_inputs", "output_name", "is_complete"]
+__all__ = ["predict_files", "list_inputs", "output_name", "is_complete",
+           "check_prediction_output"]
 
 
 def output_name(name: str) -> str:
@@ -79,6 +80,21 @@ def is_complete(output: Path, source: Path, model_sha256: str) -> bool:
             and record.get("source") == _source_record(source))
 
 
+def check_prediction_output(image: Any, output: Path, loaded: Any) -> None:
+    """Refuse, before predicting, an output path geosr cannot write (unknown extension,
+    unwritable folder) or a float32 result too big for memory (in-memory formats) or disk."""
+    from geosr.core.outputs import check_output_size
+    from geosr.io.outputs import check_output
+
+    ext = check_output(output)
+    # an isotropic 2D model (scale [s, 1]) on a ZYX stack refines z only: factors (s, 1, 1)
+    factors = list(loaded.scale) + [1] * (image.dims - loaded.dims)
+    shape = [loaded.out_channels] + [n * f for n, f in zip(image.spatial_shape, factors)]
+    check_output_size(shape, "float32", where=str(output), in_memory=ext != ".zarr",
+                      folder=output.parent,
+                      hint="write to OUT.ome.zarr instead: it is predicted chunk by chunk")
+
+
 def predict_files(src: str | os.PathLike, dst: str | os.PathLike, model: Any, *,
                   overwrite: bool = False,
                   report: Callable[[Path, Path, str], None] | None = None,
@@ -107,9 +123,10 @@ def predict_files(src: str | os.PathLike, dst: str | os.PathLike, model: Any, *,
 
     loaded = resolve_model(model, kwargs.pop("device", "auto"))
     pairs = list_inputs(Path(src), Path(dst))
-    for source, _ in pairs:   # check everything before writing anything
-        check_compatible(load(source, lazy=True), loaded, where=str(source),
-                         scale=kwargs.get("scale"))
+    for source, output in pairs:   # check everything before writing anything
+        image = load(source, lazy=True)
+        check_compatible(image, loaded, where=str(source), scale=kwargs.get("scale"))
+        check_prediction_output(image, output, loaded)
     outputs = []
     for source, output in pairs:
         if not overwrite and is_complete(output, source, loaded.sha256):
