@@ -5,6 +5,7 @@
 
     {"format": "geosr-model", "format_version": 1,
      "architecture": "rcan", "arguments": {...JSON primitives...},
+     "residual_over": "bicubic" | "linear" | "nearest" | "lanczos" | "none",
      "dims": 2, "scale": 4 | [1, 4, 4], "in_channels": 1, "out_channels": 1,
      "normalization": {"kind": "percentile", "p_low": 1.0, "p_high": 99.8, "eps": 1e-06},
      "summary": {"parameters": ..., "halo": [...], "receptive_field": [...] | null, ...},
@@ -20,7 +21,8 @@ edited field → :class:`InputError` saying the file is corrupted or was altered
 architecture must be a registered name and its arguments JSON primitives, which
 :func:`geosr.models.build_model` validates; the tensors are read by ``safetensors`` (a plain
 header + raw buffers), so a pickle renamed ``weights.safetensors`` is refused, never
-unpickled. ``torch.load`` is not used.
+unpickled. ``torch.load`` is not used. ``residual_over`` (see :mod:`geosr.models.residual`)
+is absent from files written before it existed: they are rebuilt without the residual.
 
 >>> from geosr.models import build_model, save_model, load_model    # doctest: +SKIP
 >>> net = build_model("fsrcnn", dims=2, scale=4)                      # doctest: +SKIP
@@ -129,6 +131,7 @@ def _arch_record(module: nn.Module, spec: dict[str, Any]) -> dict[str, Any]:
                                   f"{known!r}", where=key)
         record[key] = known if known is not None else given
     record["arguments"] = dict(record["arguments"] or {})
+    record["residual_over"] = _residual_record(config, spec)
     if record["architecture"] not in available_models():
         raise ConfigError(f"architecture {record['architecture']!r} is not registered",
                           where="architecture", hint="available: " + ", ".join(
@@ -138,6 +141,19 @@ def _arch_record(module: nn.Module, spec: dict[str, Any]) -> dict[str, Any]:
     scale = normalize_scale(record["scale"], record["dims"])
     record["scale"] = scale[0] if len(set(scale)) == 1 else list(scale)
     return record
+
+
+def _residual_record(config: dict[str, Any], spec: dict[str, Any]) -> str:
+    """The module's ``residual_over`` (``"none"`` for a module built without it), checked
+    against ``spec``."""
+    from geosr.models.residual import check_residual_method
+
+    known = check_residual_method(config.get("residual_over", "none"))
+    given = spec.pop("residual_over", None)
+    if given is not None and check_residual_method(given) != known:
+        raise ConfigError(f"spec says {given!r} but the module was built with {known!r}",
+                          where="residual_over")
+    return known
 
 
 def _check_writable(path: Path) -> None:
@@ -190,7 +206,8 @@ def save_model(path: str | os.PathLike, module: nn.Module,
     scale_t = normalize_scale(record["scale"], record["dims"])
     rf = receptive_field(record["architecture"], dims=record["dims"], scale=scale_t,
                          in_channels=record["in_channels"],
-                         out_channels=record["out_channels"], **record["arguments"])
+                         out_channels=record["out_channels"],
+                         residual_over=record["residual_over"], **record["arguments"])
     summary = {"parameters": int(sum(p.numel() for p in module.parameters())),
                **{k: rf[k] for k in ("receptive_field", "halo", "global_context",
                                      "alignment")}}
@@ -331,8 +348,10 @@ def load_model(path: str | os.PathLike, device: Any = "cpu") -> LoadedModel:
         arguments = {k: check_json_primitive(f"arguments.{k}", v) for k, v in arguments.items()}
         dims = doc.get("dims")
         scale = normalize_scale(doc.get("scale"), dims)
+        # files written before residual_over existed hold plain networks
         module = build_model(arch, dims=dims, scale=scale, in_channels=doc.get("in_channels"),
-                             out_channels=doc.get("out_channels"), **arguments)
+                             out_channels=doc.get("out_channels"),
+                             residual_over=doc.get("residual_over", "none"), **arguments)
         normalizer = PercentileNormalizer.from_dict(doc.get("normalization") or {})
     except (ConfigError, TypeError) as err:
         raise InputError(f"describes an invalid model: {err}", where=spec_where) from None

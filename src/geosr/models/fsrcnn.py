@@ -67,7 +67,7 @@ class FSRCNN(SRModel):
         return y if self.upsampler == "deconv" else pixel_shuffle(y, self.scale)
 
 
-@register_model("fsrcnn", narrow={"d": 3, "s": 2})
+@register_model("fsrcnn", narrow={"d": 3, "s": 2}, residual_over="bicubic")
 def fsrcnn(*, dims: int, scale: tuple[int, ...], in_channels: int, out_channels: int,
            preset: str = "paper", d: int | None = None, s: int | None = None,
            m: int | None = None, upsampler: str = "deconv", deconv_kernel: int = 9) -> FSRCNN:

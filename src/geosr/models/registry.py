@@ -51,16 +51,22 @@ _LOADED: dict[str, Callable[..., Any]] = {}
 #: Width arguments that leave the receptive field unchanged: name → arguments.
 _NARROW: dict[str, dict[str, Any]] = {}
 
+#: Default ``residual_over`` per architecture (absent: ``"none"``), see
+#: :mod:`geosr.models.residual`.
+_RESIDUAL: dict[str, str] = {}
+
 #: Arguments every builder receives from :func:`build_model`.
 COMMON = ("dims", "scale", "in_channels", "out_channels")
 
 
-def register_model(name: str, *, narrow: dict[str, Any] | None = None
+def register_model(name: str, *, narrow: dict[str, Any] | None = None,
+                   residual_over: str = "none"
                    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``builder`` under ``name``.
 
     ``narrow``: arguments that make the network thin without changing its receptive field
-    (e.g. ``{"features": 4}``), used to measure the field cheaply.
+    (e.g. ``{"features": 4}``), used to measure the field cheaply. ``residual_over``: the
+    interpolation the model corrects by default (:mod:`geosr.models.residual`; ``"none"``).
 
     >>> @register_model("my_net", narrow={"width": 2})          # doctest: +SKIP
     ... def my_net(*, dims, scale, in_channels, out_channels, width=8): ...
@@ -80,6 +86,7 @@ def register_model(name: str, *, narrow: dict[str, Any] | None = None
                               where="register_model", hint="choose another name")
         _LOADED[name] = builder
         _NARROW[name] = dict(narrow or {})
+        _RESIDUAL[name] = residual_over
         return builder
 
     return decorator
@@ -131,7 +138,8 @@ def check_json_primitive(key: str, value: Any) -> Any:
 
 
 def build_model(name: str, *, dims: int, scale: int | tuple[int, ...], in_channels: int = 1,
-                out_channels: int | None = None, **arguments: Any) -> Any:
+                out_channels: int | None = None, residual_over: str | None = None,
+                **arguments: Any) -> Any:
     """Build the registered architecture ``name`` (a :class:`torch.nn.Module`).
 
     Parameters
@@ -144,11 +152,16 @@ def build_model(name: str, *, dims: int, scale: int | tuple[int, ...], in_channe
         Integer upsampling factor, or one per spatial axis (e.g. ``(1, 4, 4)``).
     in_channels, out_channels:
         Channels of the input and output (``out_channels`` defaults to ``in_channels``).
+    residual_over:
+        Output = this interpolation of the input (``"bicubic"``, ``"linear"``, ``"nearest"``,
+        ``"lanczos"``) + the network, whose last layer starts at zero; ``"none"``: the network
+        alone; ``None``: the architecture's default (``"bicubic"`` for ``fsrcnn`` when
+        ``C_in == C_out``, else ``"none"``). See :mod:`geosr.models.residual`.
     **arguments:
         Architecture arguments (see :func:`model_arguments`); unknown names → ConfigError.
 
-    The module gets a ``geosr_config`` attribute (name, dims, scale, channels, arguments) that
-    :func:`geosr.models.save_model` records.
+    The module gets a ``geosr_config`` attribute (name, dims, scale, channels, arguments,
+    residual_over) that :func:`geosr.models.save_model` records.
     """
     from geosr.models.layers import check_int, normalize_scale
 
@@ -157,21 +170,44 @@ def build_model(name: str, *, dims: int, scale: int | tuple[int, ...], in_channe
     for key in arguments:
         if key not in allowed:
             raise ConfigError(f"unknown argument of model {name!r}", where=key,
-                              hint="allowed: " + (", ".join(allowed) or "none"))
+                              hint="allowed: " + (", ".join([*allowed, "residual_over"])))
     arguments = {k: check_json_primitive(k, v) for k, v in arguments.items()}
     scale_t = normalize_scale(list(scale) if isinstance(scale, tuple) else scale, dims)
     in_channels = check_int("in_channels", in_channels)
     out_channels = check_int("out_channels",
                              in_channels if out_channels is None else out_channels)
+    residual = _residual_method(name, residual_over, in_channels == out_channels)
+    if residual != "none" and "residual" in allowed:
+        # the architecture's own interpolation skip (care, pix2pix) gives way to this one
+        if arguments.get("residual"):
+            raise ConfigError(f"model {name!r} cannot add its own interpolation and a "
+                              f"residual_over {residual!r} too", where="residual",
+                              hint="drop residual, or set residual_over: none")
+        arguments["residual"] = False
     module = builder(dims=dims, scale=scale_t, in_channels=in_channels,
                      out_channels=out_channels, **arguments)
+    if residual != "none":
+        from geosr.models.residual import wrap_residual
+
+        module = wrap_residual(module, residual)
     module.geosr_config = {
         "architecture": name, "dims": dims,
         "scale": scale_t[0] if len(set(scale_t)) == 1 else list(scale_t),
         "in_channels": in_channels, "out_channels": out_channels,
         "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()},
+        "residual_over": residual,
     }
     return module
+
+
+def _residual_method(name: str, value: Any, same_channels: bool) -> str:
+    """``residual_over`` resolved: the registered default when ``value`` is None (``"none"``
+    if the channel counts differ)."""
+    from geosr.models.residual import check_residual_method
+
+    if value is None:
+        return _RESIDUAL.get(name, "none") if same_channels else "none"
+    return check_residual_method(value)
 
 
 def build_wrapped_base(wrapper: str, base: Any, base_arguments: str, *, dims: int,
@@ -210,6 +246,7 @@ def build_wrapped_base(wrapper: str, base: Any, base_arguments: str, *, dims: in
         skip = base_args.get("upsample", "linear")
     if narrow:
         base_args.update(narrow_arguments(base))
+    base_args.setdefault("residual_over", "none")   # the wrapper holds any residual
     module = build_model(base, dims=dims, scale=tuple(scale), in_channels=base_in,
                          out_channels=base_out, **base_args)
     return module, skip

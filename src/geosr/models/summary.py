@@ -142,8 +142,11 @@ def _linear_probe(model: nn.Module) -> tuple[nn.Module, bool]:
             elif isinstance(child, _GLOBAL):
                 has_global = True
                 child.register_forward_hook(lambda mod, i, o: o.detach())
+    gen = torch.Generator().manual_seed(0)
     for p in probe.parameters():
         p.requires_grad_(False)
+        if p.dim() > 1 and not bool(p.any()):   # a zero-initialised output layer (residual
+            p.copy_(torch.rand(p.shape, generator=gen) + 0.5)   # models) hides the body
     return probe, has_global
 
 
