@@ -31,12 +31,21 @@ import inspect
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from geosr.core.errors import ConfigError
+from geosr.core.registry import Registry
 
-__all__ = ["register_loss", "build_loss", "available_losses", "loss_factory"]
+__all__ = ["register_loss", "build_loss", "available_losses", "loss_factory", "LOSSES"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_REGISTRY: dict[str, Callable[..., Any]] = {}
+#: The losses: name (lower case) → factory. The built-in modules register theirs when imported,
+#: the first time the losses are listed or a name is looked up.
+LOSSES: Registry[Callable[..., Any]] = Registry(
+    "loss", where="loss", case_sensitive=False,
+    modules=("geosr.losses.pixel",        # l1, mse, charbonnier
+             "geosr.losses.structural",   # ssim
+             "geosr.losses.topology",     # cldice, skeleton_recall
+             "geosr.losses.geometry",     # porosity, gradient, fourier
+             "geosr.losses.persistence"))  # persistence (needs cripser when built)
 
 
 def register_loss(name: str, *, replace: bool = False) -> Callable[[F], F]:
@@ -49,30 +58,20 @@ def register_loss(name: str, *, replace: bool = False) -> Callable[[F], F]:
         raise ConfigError("a loss name must not be empty", where="register_loss")
 
     def decorator(factory: F) -> F:
-        if key in _REGISTRY and _REGISTRY[key] is not factory and not replace:
-            raise ConfigError(f"a loss named {key!r} is already registered",
-                              where="register_loss", hint="pick another name or replace=True")
-        _REGISTRY[key] = factory
-        return factory
+        return LOSSES.add(key, factory, replace=replace)
 
     return decorator
 
 
 def available_losses() -> list[str]:
     """The registered loss names, sorted."""
-    _ensure_builtins()
-    return sorted(_REGISTRY)
+    return LOSSES.names()
 
 
 def loss_factory(name: str) -> Callable[..., Any]:
     """The factory registered under ``name``; :class:`ConfigError` listing the allowed names
     otherwise."""
-    _ensure_builtins()
-    key = str(name).strip().lower()
-    if key not in _REGISTRY:
-        raise ConfigError(f"unknown loss {name!r}", where="loss",
-                          hint="allowed: " + ", ".join(sorted(_REGISTRY)))
-    return _REGISTRY[key]
+    return LOSSES.get(name)
 
 
 def _check_arguments(name: str, factory: Callable[..., Any], arguments: Mapping[str, Any],
@@ -135,16 +134,3 @@ def build_loss(spec: str | Mapping[str, Any] | Iterable[Mapping[str, Any]],
                           hint="give at least one {name, weight}")
     return WeightedSum(terms, schedules=schedules)
 
-
-_BUILTINS_LOADED = False
-
-
-def _ensure_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        import geosr.losses.pixel  # noqa: F401  (registers l1, mse, charbonnier)
-        import geosr.losses.structural  # noqa: F401  (registers ssim)
-        import geosr.losses.topology  # noqa: F401  (cldice, skeleton_recall)
-        import geosr.losses.geometry  # noqa: F401  (porosity, gradient, fourier)
-        import geosr.losses.persistence  # noqa: F401  (persistence; needs cripser when built)
