@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
 
-__all__ = ["Acquisition"]
+__all__ = ["Acquisition", "resolve_acquisition"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,3 +223,59 @@ def _noise_in_lr_units(photons: float | None, read_noise: float, offset: float,
     gain = None if photons is None else 1.0 / (float(photons) * q)
     return (gain, (float(offset) - float(black_level)) / q, float(read_noise) / q,
             0.0 if intensity_per_level is None else 1.0 / 12.0)
+
+
+def _from_object(value: Any, where: str) -> "Acquisition":
+    """An Acquisition from an explicit description (see :func:`resolve_acquisition`)."""
+    if isinstance(value, Acquisition):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        from geosr.core.files import read_json
+
+        data = read_json(value)
+        if not isinstance(data, Mapping):
+            raise InputError("is not an acquisition or forward-model description (JSON object)",
+                             where=str(value))
+        return _from_object(data, str(value))
+    if isinstance(value, Mapping):
+        if "linear_steps" in value:
+            return Acquisition.from_dict(value)
+        record = value.get("forward_model", value)
+        if isinstance(record, Mapping) and "steps" in record:
+            return Acquisition.from_record(record, source=where)
+        raise InputError("describes no acquisition: expected 'linear_steps' (an Acquisition) "
+                         "or 'steps' (a degradation / forward-model record)", where=where)
+    if callable(getattr(value, "params", None)) and hasattr(value, "steps"):
+        return Acquisition.from_record(value.params(), source=where)   # a ForwardModel
+    raise InputError(f"cannot describe an acquisition with a {type(value).__name__}",
+                     where=where, hint="give an Acquisition, a ForwardModel, a record with "
+                                       "'steps' or a JSON file holding one")
+
+
+def resolve_acquisition(acquisition: Any = None, *, lr: Any = None, card: Any = None
+                        ) -> tuple["Acquisition | None", str | None]:
+    """The acquisition of an LR input and where it came from, resolved once at the edge.
+
+    Order: ``acquisition`` given explicitly (an :class:`Acquisition`, a
+    :class:`geosr.degrade.ForwardModel` — e.g. one fitted from experimental pairs —, a
+    degradation record ``{"steps": [...]}``, an ``Acquisition.to_dict()`` mapping, or a JSON
+    file of either) > the LR image's degradation metadata > the calibration card's
+    description (``card``: a :class:`~geosr.trust.card.CalibrationCard` or dict). Returns
+    ``(None, None)`` when none is known.
+
+    >>> acq, source = resolve_acquisition({"steps": [{"name": "downsample", "factors": 2}]})
+    >>> acq.scale, source
+    (2, 'acquisition')
+    """
+    if acquisition is not None:
+        acq = _from_object(acquisition, "acquisition")
+        return acq, acq.source
+    if lr is not None and isinstance(getattr(lr, "metadata", {}).get("degradation"), Mapping):
+        acq = Acquisition.from_image(lr)
+        return acq, acq.source
+    data = getattr(card, "data", card)
+    description = ((data or {}).get("acquisition") or {}).get("description") \
+        if isinstance(data, Mapping) else None
+    if description:
+        return Acquisition.from_dict(description), "calibration card"
+    return None, None

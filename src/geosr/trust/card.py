@@ -15,6 +15,7 @@ Any mismatch is listed in plain words and the intervals are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -24,7 +25,7 @@ from geosr.core.errors import InputError
 from geosr.core.files import read_json
 
 __all__ = ["CARD_FORMAT", "CARD_VERSION", "CARD_FILE", "card_mismatches", "read_card",
-           "default_card_path"]
+           "default_card_path", "CalibrationCard", "resolve_card"]
 
 CARD_FORMAT = "geosr-calibration-card"
 CARD_VERSION = 1
@@ -94,3 +95,84 @@ def card_mismatches(card: Mapping[str, Any] | None, *, model_sha256: str | None,
         reasons.append("the input's forward/noise model differs from the calibration's "
                        "(blur, noise or scale more than 10 % off)")
     return reasons
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationCard:
+    """A calibration card read once, with typed access to what the trust evidence uses; the
+    JSON dict stays in ``data`` (its format is unchanged).
+
+    >>> card = CalibrationCard({"format": CARD_FORMAT, "version": 1, "model": {"sha256": "ab"},
+    ...                         "uncertainty": {"kind": "tta"}})
+    >>> card.model_sha256, card.uncertainty_kind, card.u_floor_rel, card.ood_gate
+    ('ab', 'tta', 0.01, None)
+    """
+
+    data: Mapping[str, Any]
+
+    @property
+    def model_sha256(self) -> str | None:
+        return (self.data.get("model") or {}).get("sha256")
+
+    @property
+    def uncertainty(self) -> Mapping[str, Any]:
+        return self.data.get("uncertainty") or {}
+
+    @property
+    def uncertainty_kind(self) -> str | None:
+        return self.uncertainty.get("kind")
+
+    @property
+    def u_floor_rel(self) -> float:
+        return float(self.uncertainty.get("u_floor_rel", 0.01))
+
+    @property
+    def tta_members(self) -> int | None:
+        return self.uncertainty.get("tta_members")
+
+    @property
+    def crc(self) -> Mapping[str, Any]:
+        return (self.data.get("intervals") or {}).get("crc") or {}
+
+    @property
+    def ood_gate(self) -> Mapping[str, Any] | None:
+        return self.data.get("ood") or None
+
+    @property
+    def ood_features(self) -> Mapping[str, Any] | None:
+        return self.data.get("ood_features") or None
+
+    @property
+    def id_reference(self) -> Mapping[str, Any]:
+        return self.data.get("id_reference") or {}
+
+    @property
+    def acquisition_description(self) -> Mapping[str, Any] | None:
+        return (self.data.get("acquisition") or {}).get("description") or None
+
+    @property
+    def scope(self) -> str | None:
+        return self.data.get("scope")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def mismatches(self, **kwargs: Any) -> list[str]:
+        """:func:`card_mismatches` of this card."""
+        return card_mismatches(self.data, **kwargs)
+
+
+def resolve_card(card: Any, loaded: Any = None) -> CalibrationCard | None:
+    """The card to use: a :class:`CalibrationCard`, a dict, a JSON path, ``"auto"``
+    (``MODEL/calibration.json`` of ``loaded`` when it exists) or None."""
+    if card is None or isinstance(card, CalibrationCard):
+        return card
+    if isinstance(card, str) and card == "auto":
+        path = default_card_path(loaded) if loaded is not None else None
+        return CalibrationCard(read_card(path)) if path is not None and path.is_file() else None
+    if isinstance(card, (str, os.PathLike)):
+        return CalibrationCard(read_card(card))
+    if isinstance(card, Mapping):
+        return CalibrationCard(card)
+    raise InputError(f"a calibration card is a JSON file or a dict, got {type(card).__name__}",
+                     where="card")

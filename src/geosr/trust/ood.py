@@ -140,7 +140,7 @@ class OODGate:
         """Whether the calibration set is large enough for ``p ≤ α`` to be possible."""
         return 1.0 / (len(self.calibration_scores) + 1) <= self.alpha
 
-    def check(self, x: np.ndarray) -> dict[str, Any]:
+    def check(self, x: np.ndarray, spacing_um: Any = None) -> dict[str, Any]:
         p = self.pvalue(x)
         return {"pvalue": p, "alpha": self.alpha, "flag": bool(p <= self.alpha),
                 "score": self.score(x), "n_calibration": len(self.calibration_scores),

@@ -1,0 +1,54 @@
+"""Null space: the part of the prediction the measurement cannot see
+(:func:`geosr.trust.nullspace.null_space`), with the known acquisition's operator or, when none
+is known, the SQUIRREL-fitted Gaussian blur. When a matching calibration card holds the
+in-distribution tile shares, each tile's conformal p-value against them forms a family of
+amber tests (``nullspace_test``, run after the card has been checked)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from geosr.trust.acquisition import Acquisition
+from geosr.trust.context import TrustContext
+from geosr.trust.registry import Evidence, register_evidence
+from geosr.trust.verdict import NULL_REASON, TileTest
+
+FWHM_PER_SIGMA = 2.3548200450309493
+
+
+@register_evidence("nullspace", order=40)
+def nullspace_evidence(ctx: TrustContext) -> Evidence:
+    from geosr.trust.nullspace import null_space
+
+    acq = ctx.acquisition
+    if acq is None:   # the SQUIRREL-fitted blur stands in for the unknown PSF
+        sigma = ctx.results["squirrel"].sigma_lr_px if "squirrel" in ctx.results else None
+        if sigma is None:
+            from geosr.trust.squirrel_map import squirrel
+
+            sigma = squirrel(ctx.y, ctx.f, ctx.scale).sigma_lr_px
+        fwhm = [sigma * s * sp * FWHM_PER_SIGMA if s > 1 else 0.0
+                for s, sp in zip(ctx.scale, ctx.pred.spacing_um)]
+        acq = Acquisition.from_arguments(scale=ctx.scale, fwhm_um=tuple(fwhm))
+    ns = null_space(ctx.pred, acq, tile=ctx.sizes)
+    ctx.results["nullspace"] = ns
+    operator = ("known acquisition" if ctx.acquisition is not None
+                else "SQUIRREL-fitted Gaussian blur")
+    return Evidence(summary={"nullspace": {**ns.summary(), "operator": operator}},
+                    maps={"nullspace": ctx.sr_map(ns.null),
+                          "nullspace_energy": ctx.sr_map(ns.local_energy),
+                          "nullspace_tile_fraction": ctx.tile_map(ns.tile_fraction)})
+
+
+@register_evidence("nullspace_test", order=80)
+def nullspace_test(ctx: TrustContext) -> Evidence | None:
+    from geosr.trust.conformal import conformal_pvalue
+
+    ns = ctx.results.get("nullspace")
+    reference = ctx.card.id_reference.get("null_tile_fraction") if ctx.card else None
+    if ns is None or not reference or not ctx.card_applies:
+        return None
+    values = np.asarray(ns.tile_fraction)
+    p = np.asarray(conformal_pvalue(reference, values))
+    return Evidence(tests=[TileTest("nullspace", p, 1, NULL_REASON, "null-space",
+                                    values=values, alpha=0.05)])
