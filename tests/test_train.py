@@ -320,7 +320,7 @@ def test_short_training_beats_bicubic_on_dentin(tmp_path):
     psnr = summary["val_psnr_norm_db"]
     print(f"validation PSNR (normalised, range 1): first {psnr['first']:.2f} dB, bicubic "
           f"{psnr['bicubic']:.2f} dB, trained {psnr['best']:.2f} dB")
-    assert psnr["best"] > psnr["first"] + 5.0
+    assert abs(psnr["first"] - psnr["bicubic"]) < 0.01   # fsrcnn starts from bicubic
     assert psnr["best"] > psnr["bicubic"] + 0.5
     spec = json.loads((model_dir / "model.json").read_text())
     assert spec["validation"]["best"]["loss"] < spec["validation"]["bicubic"]["loss"]

@@ -68,7 +68,18 @@ def predict(
     from geosr.predict import predict_files
     from geosr.predict.core import resolve_model
 
-    loaded = resolve_model(model, device)
+    import warnings
+
+    from geosr.models.quality import BelowBaselineWarning
+
+    with warnings.catch_warnings(record=True) as caught:   # one line, once per model
+        warnings.simplefilter("always", BelowBaselineWarning)
+        loaded = resolve_model(model, device)
+    for w in caught:
+        if issubclass(w.category, BelowBaselineWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     typer.echo(f"model: {loaded.architecture} {loaded.dims}D x{'x'.join(map(str, loaded.scale))}"
                f" ({loaded.sha256[:12]}) on {loaded.device}")
     with progress_bar() as bar:

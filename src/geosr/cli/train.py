@@ -74,7 +74,13 @@ def train(
                                    show_progress=progress, **overrides)
         typer.echo(f"ensemble of {ensemble}: {described}")
         return
-    model_dir = run_train(config, resume=resume, show_progress=progress, **overrides)
+    import warnings
+
+    from geosr.models.quality import BelowBaselineWarning, baseline_message
+
+    with warnings.catch_warnings():   # printed below as one line, from summary.json
+        warnings.simplefilter("ignore", BelowBaselineWarning)
+        model_dir = run_train(config, resume=resume, show_progress=progress, **overrides)
     typer.echo(f"model: {model_dir}")
     summary_path = model_dir.parent / "summary.json"
     if summary_path.is_file():
@@ -87,3 +93,6 @@ def train(
         typer.echo(f"validation PSNR (normalised, data range 1): bicubic {fmt(psnr.get('bicubic'))}"
                    f", model {fmt(psnr.get('best'))} (step {summary.get('best_step')}"
                    f"{', stopped early' if summary.get('stopped_early') else ''})")
+        message = baseline_message(summary)
+        if message:
+            typer.echo(f"warning: {message}", err=True)

@@ -40,14 +40,31 @@ def resolve_model(model: Any, device: Any = "auto") -> Any:
 
     target = resolve_device(device)
     if isinstance(model, (str, os.PathLike)):
-        return load_model(Path(model), device=target)
+        model = load_model(Path(model), device=target)
     if not isinstance(model, LoadedModel):
         raise ConfigError(f"expected a model folder/zip path or a LoadedModel, got "
                           f"{type(model).__name__}", where="model")
     if model.device != target:
         model.module.to(target)
     model.module.eval()
+    _warn_once_below_baseline(model)
     return model
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once_below_baseline(model: Any) -> None:
+    """Warn once per model (weights hash) whose training ended below bicubic."""
+    import warnings
+
+    from geosr.models.quality import BelowBaselineWarning, baseline_message
+
+    message = baseline_message(model.spec)
+    if message and model.sha256 not in _WARNED:
+        _WARNED.add(model.sha256)
+        warnings.warn(f"{model.path or 'model'}: {message}", BelowBaselineWarning,
+                      stacklevel=3)
 
 
 def check_compatible(image: Image, model: Any, where: str = "image",
@@ -100,6 +117,7 @@ def model_geometry(model: Any) -> dict[str, Any]:
     else:
         rf = receptive_field(model.architecture, dims=model.dims, scale=model.scale,
                              in_channels=model.in_channels, out_channels=model.out_channels,
+                             residual_over=model.spec.get("residual_over", "none"),
                              **model.arguments)
     align = list(getattr(model.module, "alignment", (1,) * model.dims))
     size = tuple(max(16 if model.dims == 2 else 8, 2 * a) for a in align)

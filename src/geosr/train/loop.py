@@ -452,6 +452,7 @@ class Trainer:
         if keep_best:
             self.model.load_state_dict(self.best_weights)
         last = self.history[-1] if self.history else None
+        below = _below_baseline(self.best if keep_best else last, self.baseline)
         validation = {
             "metric": cfg.validation.metric, "convention": CONVENTION,
             "region": f"whole held-out images, centre-cropped to <= {self.val_max_size} LR "
@@ -461,7 +462,7 @@ class Trainer:
             "best": self.best, "last": last, "best_step": self.best["step"] if self.best else None,
             "kept": "best" if keep_best else "last",
             "history": self.history, "stopped_early": self.stopped_early,
-            "steps_done": self.step,
+            "steps_done": self.step, "below_baseline": below,
         }
         normalization = {**self.normalizer.to_dict()}
         training = {
@@ -496,8 +497,31 @@ class Trainer:
                 "first": self.first["psnr"] if self.first else None,
                 "best": self.best["psnr"] if self.best else None,
                 "last": last["psnr"] if last else None},
+            "below_baseline": below,
             "convention": CONVENTION, "data_fingerprint": self.data.fingerprint})
+        _warn_below_baseline(below, path)
         return Path(path)
+
+
+def _below_baseline(kept: dict[str, Any] | None, baseline: dict[str, Any] | None
+                    ) -> dict[str, Any] | None:
+    """The kept model's validation PSNR against the bicubic baseline
+    (:func:`geosr.models.quality.baseline_record`)."""
+    from geosr.models.quality import baseline_record
+
+    return baseline_record(kept.get("psnr") if kept else None,
+                           baseline.get("psnr") if baseline else None)
+
+
+def _warn_below_baseline(record: dict[str, Any] | None, path: Any) -> None:
+    """Warn (:class:`geosr.models.quality.BelowBaselineWarning`) when the kept model lost."""
+    import warnings
+
+    from geosr.models.quality import BelowBaselineWarning, baseline_message
+
+    message = baseline_message({"below_baseline": record})
+    if message:
+        warnings.warn(f"{path}: {message}", BelowBaselineWarning, stacklevel=3)
 
 
 def _finite(value: float, step: int) -> float:
