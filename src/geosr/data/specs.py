@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from geosr.core.config import StrictModel
 from geosr.data.ranges import check_spec, draw
 
 __all__ = ["RangeSpec", "FixedSpec", "Param", "DegradationRanges", "SplitConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel   # the one definition: geosr.core.config
 
 
 class RangeSpec(_Strict):

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
+from geosr.core.config import StrictModel
 from geosr.core.errors import ConfigError, InputError
 from geosr.data.sources import DataSource, PhantomPairs
 from geosr.train.config_families import (AdversarialConfig, CycleGANConfig,
@@ -61,8 +61,7 @@ __all__ = ["TrainConfig", "ModelConfig", "LossTerm", "PatchConfig", "AugmentConf
            "load_config", "parse_config"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel   # the one definition: geosr.core.config
 
 
 class ModelConfig(_Strict):

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from geosr.core.config import StrictModel
 
 __all__ = ["AdversarialConfig", "CycleGANConfig", "ZSSRConfig", "IsotropicConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel   # the one definition: geosr.core.config
 
 
 class AdversarialConfig(_Strict):
