@@ -107,7 +107,8 @@ def load(path: str | os.PathLike, *, axes: str | None = None, lazy: bool = False
         ``CZYX``); spacing read from the file follows its dimension.
     lazy:
         Do not read the pixels now: a Zarr image's ``data`` is the ``zarr.Array`` (sliced on
-        demand; ``Image.numpy()`` reads it), an ``.npy`` or uncompressed TIFF is memory-mapped.
+        demand; ``Image.numpy()`` reads it), an ``.npy`` or uncompressed TIFF is memory-mapped,
+        a compressed TIFF is a ``zarr.Array`` over tifffile's store (read page by page).
         Other files are read whole.
 
     Returns

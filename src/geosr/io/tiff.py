@@ -196,12 +196,17 @@ def _read_data(path: Path, series: Any, lazy: bool) -> Any:
             return tifffile.memmap(str(path), series=0, mode="r")
         except ValueError:
             pass
+    if lazy:   # compressed or tiled: a zarr view through tifffile, read chunk by chunk
+        import zarr
+
+        return zarr.open(tifffile.imread(str(path), aszarr=True, series=0), mode="r")
     return series.asarray()
 
 
 def read(path: Path, *, lazy: bool = False) -> RawImage:
     """Read the first image series of a TIFF file (see module doc). With ``lazy``, an
-    uncompressed contiguous file is memory-mapped; other files are read whole."""
+    uncompressed contiguous file is memory-mapped; others are opened as a read-only
+    ``zarr.Array`` through tifffile's zarr store (pages/tiles read on demand)."""
     import tifffile
 
     where = str(path)
