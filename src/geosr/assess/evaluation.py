@@ -55,6 +55,8 @@ import numpy as np
 
 from geosr.assess.conventions import shape_mismatch_hint
 from geosr.core.errors import ConfigError, GeosrError, InputError
+from geosr.io.files import image_files as _image_files
+from geosr.io.files import stem as _stem
 
 __all__ = ["evaluate", "EvaluationResult", "pair_files", "PROTOCOLS"]
 
@@ -178,28 +180,6 @@ def _key(stem: str) -> str:
 def _tag(stem: str) -> str | None:
     m = _TAG_RE.search(stem)
     return m.group(1).lower() if m else None
-
-
-def _stem(path: Path) -> str:
-    from geosr.io import supported_formats
-
-    name = path.name
-    for ext in sorted(supported_formats(), key=len, reverse=True):
-        if name.lower().endswith(ext):
-            return name[: -len(ext)]
-    return path.stem
-
-
-def _image_files(folder: Path) -> list[Path]:
-    from geosr.io import supported_formats
-
-    exts = tuple(supported_formats())
-    files = sorted(p for p in folder.iterdir()
-                   if p.name.lower().endswith(exts) and not p.name.startswith("."))
-    if not files:
-        raise InputError("no supported image files in this folder", where=str(folder),
-                         hint="supported: " + ", ".join(exts))
-    return files
 
 
 def _is_folder(path: Path) -> bool:

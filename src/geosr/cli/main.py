@@ -59,16 +59,10 @@ def _scale(values: List[int]) -> int | tuple[int, ...]:
 
 def _inputs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     """Pairs (input file, output file): one file, or every supported image in a folder."""
-    from geosr.io import supported_formats
+    from geosr.io.files import image_files
 
     if src.is_dir() and not src.name.endswith(".zarr"):
-        exts = tuple(supported_formats())
-        files = sorted(p for p in src.iterdir()
-                       if p.name.lower().endswith(exts) and not p.name.startswith("."))
-        if not files:
-            raise InputError("no supported image files in this folder", where=str(src),
-                             hint="supported: " + ", ".join(exts))
-        return [(f, dst / f.name) for f in files]
+        return [(f, dst / f.name) for f in image_files(src)]
     if not src.exists():
         raise InputError("file not found", where=str(src))
     return [(src, dst)]

@@ -21,53 +21,23 @@ import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image
+from geosr.io.files import images_by_name, pair_by_name
 
 __all__ = ["list_images", "match_by_name", "crop_field", "check_dims", "check_consistent",
            "array_digest", "progress"]
 
 
 def list_images(folder: Path, where: str) -> dict[str, Path]:
-    """Supported image files of a folder, keyed by name without the image extension."""
-    from geosr.io import supported_formats
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError("folder not found", where=f"{where}: {folder}")
-    exts = sorted((e.lower() for e in supported_formats()), key=len, reverse=True)
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
-            continue
-        lower = path.name.lower()
-        ext = next((e for e in exts if lower.endswith(e)), None)
-        if ext is None:
-            continue
-        key = path.name[: len(path.name) - len(ext)]
-        if key in found:
-            raise InputError(f"two files share the name {key!r}: {found[key].name}, {path.name}",
-                             where=str(folder), hint="keep one file per image name")
-        found[key] = path
-    if not found:
-        raise InputError("no supported image files in this folder", where=f"{where}: {folder}",
-                         hint="supported: " + ", ".join(sorted(exts)))
-    return found
+    """Supported image files of a folder, keyed by name without the image extension
+    (:func:`geosr.io.files.images_by_name`; ``where`` names the config field)."""
+    return images_by_name(folder, label=where)
 
 
 def match_by_name(lr: dict[str, Path], hr: dict[str, Path], lr_dir: Path, hr_dir: Path
                   ) -> list[str]:
-    """The names present in both folders; :class:`InputError` listing those in only one."""
-    only_lr, only_hr = sorted(set(lr) - set(hr)), sorted(set(hr) - set(lr))
-    if only_lr or only_hr:
-        parts = []
-        if only_lr:
-            parts.append(f"only in LR {lr_dir}: {', '.join(only_lr[:20])}"
-                         + (" ..." if len(only_lr) > 20 else ""))
-        if only_hr:
-            parts.append(f"only in HR {hr_dir}: {', '.join(only_hr[:20])}"
-                         + (" ..." if len(only_hr) > 20 else ""))
-        raise InputError("LR and HR files do not match by name (" + "; ".join(parts) + ")",
-                         where="data", hint="name each LR file like its HR file")
-    return sorted(lr)
+    """The names present in both folders; :class:`InputError` listing those in only one
+    (:func:`geosr.io.files.pair_by_name`)."""
+    return [name for name, _, _ in pair_by_name(lr, hr, folders=(lr_dir, hr_dir))]
 
 
 def crop_field(image: Image, box: tuple[tuple[int, int], ...]) -> Image:

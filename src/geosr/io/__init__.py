@@ -11,5 +11,7 @@ See :mod:`geosr.io.api` for the rules, and one module per format (:mod:`~geosr.i
 """
 
 from geosr.io.api import load, save, supported_formats
+from geosr.io.files import image_files, images_by_name, pair_by_name, stem
 
-__all__ = ["load", "save", "supported_formats"]
+__all__ = ["load", "save", "supported_formats", "image_files", "images_by_name", "pair_by_name",
+           "stem"]

@@ -35,17 +35,12 @@ def output_name(name: str) -> str:
 def list_inputs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     """(input, output) pairs: one file (``dst`` a file, or a folder that exists), or every
     supported image in a folder (``dst`` a folder)."""
-    from geosr.io import supported_formats
+    from geosr.io.files import image_files
 
-    exts = tuple(supported_formats())
     if not src.exists():
         raise InputError("file not found", where=str(src))
     if src.is_dir() and not src.name.lower().endswith(".zarr"):
-        files = sorted(p for p in src.iterdir() if not p.name.startswith(".")
-                       and p.name.lower().endswith(exts))
-        if not files:
-            raise InputError("no supported image files in this folder", where=str(src),
-                             hint="supported: " + ", ".join(exts))
+        files = image_files(src)
         if dst.exists() and not dst.is_dir():
             raise ConfigError("the input is a folder, so the output must be a folder too",
                               where=str(dst))
