@@ -171,7 +171,7 @@ def normalize_projections(counts: np.ndarray, flat: np.ndarray, dark: np.ndarray
     Returns ``(p, fraction clipped at the floor)``. ``flat`` and ``dark`` broadcast against
     ``counts`` (e.g. ``(n_detector, 1)`` averages of flat and dark frames).
 
-    >>> p, clipped = normalize_projections(np.array([[50.0]]), np.array([[110.0]]),
+    >>> p, clipped = normalize_projections(np.array([[60.0]]), np.array([[110.0]]),
     ...                                    np.array([[10.0]]))
     >>> round(float(p[0, 0]), 4), clipped
     (0.6931, 0.0)
