@@ -31,6 +31,7 @@ _EXPORTS = {
     "predict": "geosr.predict",
     "train": "geosr.train",
     "load_model": "geosr.models.files",
+    "report": "geosr.report",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -264,6 +264,7 @@ def _register_subcommands() -> None:
     from geosr.cli.assess import assess as assess_command
     from geosr.cli.evaluate import evaluate as evaluate_command
     from geosr.cli.predict import predict as predict_command
+    from geosr.cli.report import report as report_command
     from geosr.cli.train import train as train_command
     from geosr.cli.trust import calibrate as calibrate_command
     from geosr.cli.trust import trust as trust_command
@@ -274,6 +275,7 @@ def _register_subcommands() -> None:
     app.command(name="assess")(assess_command)
     app.command(name="calibrate")(calibrate_command)
     app.command(name="trust")(trust_command)
+    app.command(name="report")(report_command)
 
 
 _register_subcommands()

@@ -36,6 +36,7 @@ table.sortable th { cursor: pointer; } table.sortable th:hover { background: #ee
   font-weight: bold; } .verdict-red { color: #b41e1e; font-weight: bold; }
 .stepper input { width: 100%; } h2.image { font-size: 1.4em; border-bottom: 3px solid #888; }
 img.thumb { width: 96px; image-rendering: pixelated; }
+caption { text-align: left; font-weight: bold; padding: 2px 0; }
 """
 
 #: The page's only script (inline): sortable tables, slice steppers, and a record of script
