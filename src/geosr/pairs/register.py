@@ -34,6 +34,7 @@ from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image, as_image
 from geosr.degrade.psf import FWHM_PER_SIGMA
 from geosr.pairs.model import LRModel, bin_blocks
+from geosr.pairs.qc import noise_sd
 from geosr.pairs.transform import TRANSFORMS, PairTransform
 
 __all__ = ["register_pair", "PairRegistration", "INTENSITY_MAPS", "ncc"]
@@ -53,7 +54,9 @@ class PairRegistration:
     ``ncc_before``/``ncc_after``: normalised cross-correlation of LR with the unregistered /
     registered forward-modelled HR; ``noise_bins``: residual variance against signal level
     (for the Poisson–Gaussian fit); ``standard_errors``: Gauss–Newton standard errors of the
-    fitted parameters; ``checks``: the single-pair quality numbers.
+    fitted parameters; ``checks``: the single-pair quality numbers; ``before``: the
+    forward-modelled HR *without* registration (identity transform, starting PSF, best affine
+    intensity) on the same grid as ``lr``, for the before/after views.
     """
 
     lr: Image
@@ -71,12 +74,22 @@ class PairRegistration:
     lr_box: tuple[tuple[int, int], ...]
     scale: tuple[int, ...]
     checks: dict[str, Any]
+    before: Image | None = None
 
     @property
     def residual(self) -> Image:
         """LR minus the forward-modelled HR (LR units), on the cropped LR grid."""
         return self.lr.replace(data=np.asarray(self.lr.numpy(), np.float64)
                                - np.asarray(self.model.numpy()))
+
+    def summary(self) -> dict[str, Any]:
+        """:meth:`record` plus what the forward-model estimate pools over pairs (noise bins,
+        PSF in HR pixels, scale, spacings); JSON-ready."""
+        return {**self.record(), "noise_bins": self.noise_bins, "scale": list(self.scale),
+                "sigma_hr_px": list(self.sigma_hr_px), "fwhm_um": list(self.fwhm_um),
+                "lr_spacing_um": list(self.lr.spacing_um),
+                "hr_spacing_um": list(self.hr.spacing_um), "dims": self.lr.dims,
+                "lr_shape": list(self.lr.shape), "checks": dict(self.checks)}
 
     def record(self) -> dict[str, Any]:
         """A flat, JSON-ready row (the columns of ``pairs.csv`` without name/verdict)."""
@@ -290,7 +303,12 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
         if new_box is None or new_box == box:
             break
         box = new_box
-    return _assemble(lr_img, hr_img, hr_v, model, result, x, box, factors, ncc_before)
+    reg = _assemble(lr_img, hr_img, hr_v, model, result, x, box, factors, ncc_before)
+    x_id = model.initial((0.0,) * lr_img.dims, sigma0)
+    m_id = model.binned(x_id, [lo for lo, _ in box], reg.lr.shape)
+    a_id, b_id = _affine_start(m_id, np.asarray(reg.lr.numpy(), np.float64))
+    reg.before = reg.lr.replace(data=a_id * m_id + b_id)
+    return reg
 
 
 def _assemble(lr_img: Image, hr_img: Image, hr_v: np.ndarray, model: LRModel, result: Any,
@@ -321,6 +339,7 @@ def _assemble(lr_img: Image, hr_img: Image, hr_v: np.ndarray, model: LRModel, re
     a, b = float(x[model.index["a"]]), float(x[model.index["b"]])
     gamma = float(x[model.index["gamma"]]) if "gamma" in model.index else 1.0
     residual = np.asarray(lr_crop_v, np.float64) - predicted
+    lr_noise = noise_sd(lr_crop_v)
     return PairRegistration(
         lr=lr_out, hr=hr_out, model=lr_out.replace(data=predicted), transform=t,
         sigma_hr_px=sigma, fwhm_um=tuple(s * FWHM_PER_SIGMA * p for s, p in zip(sigma,
@@ -331,4 +350,6 @@ def _assemble(lr_img: Image, hr_img: Image, hr_v: np.ndarray, model: LRModel, re
         residual_rms=float(np.sqrt(np.mean(residual ** 2))),
         noise_bins=_noise_bins(predicted - b, residual),
         standard_errors=_standard_errors(result, model.names),
-        lr_box=tuple(box), scale=factors, checks={})
+        lr_box=tuple(box), scale=factors,
+        checks={"lr_noise_sd": lr_noise, "residual_over_noise": float(
+            np.sqrt(np.mean(residual ** 2))) / lr_noise if lr_noise > 0 else float("inf")})

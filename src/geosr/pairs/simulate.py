@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from geosr.core.image import Image, as_image
 from geosr.core.seeding import rng as make_rng
-from geosr.degrade.steps import Downsample, GaussianBlur, PoissonGaussianNoise
+from geosr.degrade.steps import Downsample, GaussianBlur, IntensityMap, PoissonGaussianNoise
 from geosr.pairs.transform import PairTransform
 
 __all__ = ["simulate_acquisition", "reference_level", "random_transform"]
@@ -68,10 +68,7 @@ def simulate_acquisition(hr: Image | np.ndarray, scale: int | Sequence[int],
     fwhm = fwhm_px if np.ndim(fwhm_px) == 0 else tuple(float(v) for v in fwhm_px)
     current = GaussianBlur(fwhm_px=fwhm)(current)
     current = Downsample(factors if len(set(factors)) > 1 else factors[0])(current)
-    mapped = np.asarray(current.numpy())
-    if gamma != 1.0:
-        mapped = np.maximum(mapped / reference_level(values), 0.0) ** gamma
-    current = current.replace(data=a * mapped)
+    current = IntensityMap(a, gamma, reference_level(values) if gamma != 1.0 else None)(current)
     if photons is not None or read_noise > 0 or b != 0:
         current = PoissonGaussianNoise(photons, read_noise, offset=b)(current, make_rng(seed))
     return current
