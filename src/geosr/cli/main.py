@@ -155,9 +155,10 @@ def phantom(
 def degrade(
     src: Path = typer.Argument(..., metavar="IN", help="High-resolution image or folder."),
     dst: Path = typer.Argument(..., metavar="OUT", help="Output file or folder."),
-    scale: List[int] = typer.Option(..., "--scale", help="Integer factor (one, or one per "
-                                    "spatial axis, e.g. --scale 4 --scale 1 --scale 1 for "
-                                    "z only)."),
+    scale: Optional[List[int]] = typer.Option(None, "--scale", help="Integer factor (one, "
+                                              "or one per spatial axis, e.g. --scale 4 "
+                                              "--scale 1 --scale 1 for z only). Required "
+                                              "unless --ct-preset gives the voxel."),
     fwhm_um: Optional[List[float]] = typer.Option(None, "--fwhm-um", help="Gaussian PSF FWHM "
                                                   "in µm (one, or one per axis). Default: "
                                                   "the output pixel size."),
@@ -175,8 +176,23 @@ def degrade(
     crop: bool = typer.Option(False, "--crop", help="Crop trailing pixels when the scale does "
                               "not divide the shape."),
     seed: int = typer.Option(0, "--seed", help="Random seed for the noise."),
+    modality: str = typer.Option("image", "--modality", help="image (blur, binning, noise in "
+                                 "the image) or ct (X-ray projections, Poisson noise, FBP)."),
+    ct_preset: Optional[str] = typer.Option(None, "--ct-preset", help="CT acquisition: "
+                                            "xtremect1, xtremect2, lab_microct, synchrotron."),
+    angles: Optional[int] = typer.Option(None, "--angles", help="CT projections over 180°."),
+    i0: Optional[float] = typer.Option(None, "--i0", help="CT dose: photons per detector "
+                                       "pixel per projection (0 = noise free)."),
+    detector_fwhm_um: Optional[float] = typer.Option(None, "--detector-fwhm-um", help="CT "
+                                                     "detector/source blur FWHM, µm."),
+    ct_filter: Optional[str] = typer.Option(None, "--ct-filter", help="FBP filter: ramp, "
+                                            "shepp-logan, cosine, hamming, hann."),
+    intensity_range: Optional[List[float]] = typer.Option(None, "--intensity-range",
+                                                          help="CT: input intensities of "
+                                                          "pore and bone (two values)."),
 ) -> None:
-    """Simulate a low-resolution acquisition (PSF blur, area downsampling, noise, detector).
+    """Simulate a low-resolution acquisition (PSF blur, area downsampling, noise, detector),
+    or with --modality ct an X-ray CT scan reconstructed by FBP on the coarse voxel grid.
 
     The parameters used are written beside each output as OUT.params.json."""
     from geosr.core.files import write_json
@@ -187,9 +203,16 @@ def degrade(
 
     pairs = _inputs(src, dst)
     _check_outputs(pairs)
+    ct = _ct_options(modality, scale, ct_preset, angles, i0, detector_fwhm_um, ct_filter,
+                     intensity_range, bit_depth)
     for src_file, dst_file in track(pairs, "degrading"):
         image = load(src_file)
-        low = run_degrade(image, scale=_scale(scale), fwhm_um=_floats(fwhm_um, "--fwhm-um"),
+        if ct is not None:
+            from geosr.degrade.ct_degrade import degrade_ct
+
+            low = degrade_ct(image, seed=seed, crop=crop, **ct)
+        else:
+          low = run_degrade(image, scale=_scale(scale), fwhm_um=_floats(fwhm_um, "--fwhm-um"),
                           wavelength_nm=wavelength_nm, na=na, microscope=microscope,
                           photons=photons, read_noise=read_noise, bit_depth=bit_depth,
                           crop=crop, seed=seed)
@@ -275,6 +298,9 @@ def _register_subcommands() -> None:
     app.command(name="assess")(assess_command)
     app.command(name="calibrate")(calibrate_command)
     app.command(name="trust")(trust_command)
+    from geosr.cli.pairs import pairs_app
+
+    app.add_typer(pairs_app, name="pairs")
     app.command(name="report")(report_command)
 
 

@@ -42,6 +42,7 @@ from scipy import ndimage
 
 from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image
+from geosr.core.per_axis import per_axis
 from geosr.core.seeding import rng as make_rng
 from geosr.degrade.operator import blur_matrix, block_mean_matrix
 from geosr.degrade.psf import (
@@ -51,7 +52,7 @@ from geosr.degrade.psf import (
 
 __all__ = [
     "Step", "GaussianBlur", "MicroscopePSF", "Downsample", "PoissonGaussianNoise", "Quantize",
-    "STEPS", "step_from_params",
+    "IntensityMap", "STEPS", "step_from_params",
 ]
 
 
@@ -97,13 +98,8 @@ def _number(value: Any, where: str, *, minimum: float | None = None, strict: boo
 
 def _per_axis_values(value: float | tuple[float, ...], dims: int, where: str,
                      axes: str) -> tuple[float, ...]:
-    if isinstance(value, tuple):
-        if len(value) != dims:
-            raise InputError(
-                f"{len(value)} values given for a {dims}-D image with spatial axes {axes}",
-                where=where, hint=f"give one value or {dims} values (order {axes})")
-        return value
-    return (value,) * dims
+    """One value or one per spatial axis of the image (:func:`geosr.core.per_axis.per_axis`)."""
+    return per_axis(value, dims, where=where, kind=None, axes=axes, error=InputError)
 
 
 def _require_rng(rng: Any, step: str) -> np.random.Generator:
@@ -636,9 +632,54 @@ class Quantize:
         return out
 
 
+# ----------------------------------------------------------------------- intensity map
+@dataclasses.dataclass(frozen=True)
+class IntensityMap:
+    """A monotone map between two acquisitions' intensity units (gain and gamma; the offset
+    belongs to :class:`PoissonGaussianNoise` so that the noise model sees the signal above
+    it): ``out = a · I`` (``gamma == 1``) or ``out = a · (max(I, 0) / m_ref)^gamma``.
+
+    Used by the forward model fitted from experimental pairs (:mod:`geosr.pairs`), between the
+    binning and the noise: the HR instrument's units in, the LR instrument's units out.
+
+    >>> import numpy as np
+    >>> from geosr.core import Image
+    >>> IntensityMap(a=2.0)(Image(np.ones((2, 2)), "YX")).data
+    array([[2., 2.],
+           [2., 2.]])
+    """
+
+    a: float = 1.0
+    gamma: float = 1.0
+    m_ref: float | None = None
+
+    name: ClassVar[str] = "intensity_map"
+    linear: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "a", _number(self.a, "a"))
+        object.__setattr__(self, "gamma", _number(self.gamma, "gamma", minimum=0.0,
+                                                  strict=True))
+        ref = _number(self.m_ref, "m_ref", minimum=0.0, strict=True, allow_none=True)
+        if self.gamma != 1.0 and ref is None:
+            raise ConfigError("a gamma map needs m_ref (the level mapped to 1)", where="m_ref")
+        object.__setattr__(self, "m_ref", ref)
+
+    def __call__(self, image: Image, rng: Any = None) -> Image:
+        values = _float_values(image)
+        if self.gamma != 1.0:
+            values = np.maximum(values / self.m_ref, 0.0) ** self.gamma
+        return image.replace(data=self.a * values)
+
+    def params(self, image: Image | None = None) -> dict[str, Any]:
+        return {"name": self.name, "a": self.a, "gamma": self.gamma, "m_ref": self.m_ref,
+                "formula": "a * I if gamma == 1 else a * (max(I, 0) / m_ref)^gamma"}
+
+
 # --------------------------------------------------------------------------- registry
 STEPS: dict[str, type] = {cls.name: cls for cls in (GaussianBlur, MicroscopePSF, Downsample,
                                                      PoissonGaussianNoise, Quantize)}
+STEPS[IntensityMap.name] = IntensityMap
 
 
 def step_from_params(params: Mapping[str, Any]) -> Step:
