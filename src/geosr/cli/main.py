@@ -286,6 +286,7 @@ def _register_subcommands() -> None:
     """Commands that live in their own modules (imported lazily inside each command body)."""
     from geosr.cli.assess import assess as assess_command
     from geosr.cli.evaluate import evaluate as evaluate_command
+    from geosr.cli.export import export as export_command
     from geosr.cli.predict import predict as predict_command
     from geosr.cli.report import report as report_command
     from geosr.cli.train import train as train_command
@@ -298,6 +299,7 @@ def _register_subcommands() -> None:
     app.command(name="assess")(assess_command)
     app.command(name="calibrate")(calibrate_command)
     app.command(name="trust")(trust_command)
+    app.command(name="export")(export_command)
     from geosr.cli.pairs import pairs_app
 
     app.add_typer(pairs_app, name="pairs")
