@@ -3,7 +3,12 @@
 1. Input statistics ``φ(x)`` (raw intensity units, so a change of gain or offset counts):
    log mean and standard deviation, robust percentiles (1, 50, 99, relative to the spread),
    log noise σ̂ (finest diagonal Haar band), log SNR, share of spectral power above half of
-   Nyquist, saturated and zero pixel fractions.
+   Nyquist, saturated and zero pixel fractions; and statistics tied to the physics of the
+   acquisition, so that a wider PSF or a larger pixel is seen: the effective resolution (the
+   noise-free Gaussian correlation width from the lag-1/lag-2 autocovariances, spectral power
+   in three bands over the white-noise floor, edge sharpness from the smoothed Laplacian) and
+   the noise-vs-signal relation (:data:`PHYSICS_NAMES`). The pixel size itself is checked by
+   the calibration card (LR pixels more than 10 % off: intervals refused, red).
 2. Score: Mahalanobis distance of the robustly standardised ``φ`` to the in-distribution
    (ID) mean, with a Ledoit–Wolf shrinkage covariance, fitted on one half of the ID inputs.
    Optionally, the same on model features (global-average-pooled activations, ℓ2-normalised).
@@ -31,25 +36,28 @@ from geosr.core.errors import ConfigError, InputError
 from geosr.trust.conformal import conformal_pvalue
 from geosr.trust.squirrel_map import noise_sigma
 
-__all__ = ["input_features", "FEATURE_NAMES", "OODGate", "ledoit_wolf", "DEFAULT_ALPHA_OOD"]
+__all__ = ["input_features", "FEATURE_NAMES", "BASIC_NAMES", "PHYSICS_NAMES", "OODGate",
+           "ledoit_wolf", "DEFAULT_ALPHA_OOD"]
 
 DEFAULT_ALPHA_OOD = 0.01
-FEATURE_NAMES = ("log_mean", "log_std", "p1_rel", "p50_rel", "p99_rel", "log_noise",
-                 "log_snr", "hf_power", "saturated", "zeros")
+#: Intensity and noise statistics (the gate's statistics before the physics ones were added).
+BASIC_NAMES = ("log_mean", "log_std", "p1_rel", "p50_rel", "p99_rel", "log_noise",
+               "log_snr", "hf_power", "saturated", "zeros")
+#: Radial frequency bands (cycles per pixel) of the spectral statistics.
+_BANDS = ((0.2, 0.275), (0.275, 0.35), (0.35, 0.425))
+#: Statistics tied to the physics of the input: effective resolution and noise relation.
+PHYSICS_NAMES = ("log_corr_width", "corr_lag2", "band_0.20", "band_0.28", "band_0.35",
+                 "log_lap_grad", "log_lap99", "noise_ratio")
+FEATURE_NAMES = BASIC_NAMES + PHYSICS_NAMES
 
 
-def input_features(x: np.ndarray, saturation: float | None = None) -> np.ndarray:
-    """``φ(x)``: the statistics named in :data:`FEATURE_NAMES` (one channel, 2D or 3D)."""
-    x = np.asarray(x, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
-        raise InputError("the input has NaN/Inf values", where="lr")
+def _basic_features(x: np.ndarray, saturation: float | None) -> list[float]:
     tiny = 1e-12
     mean, std = float(x.mean()), float(x.std())
     p1, p50, p99 = np.percentile(x, (1, 50, 99))
     spread = max(std, tiny)
     sigma = max(noise_sigma(x), tiny)
-    centred = x - mean
-    power = np.abs(np.fft.rfftn(centred)) ** 2
+    power = np.abs(np.fft.rfftn(x - mean)) ** 2
     radius = np.zeros(power.shape)
     for axis, n in enumerate(x.shape):
         f = np.fft.rfftfreq(n) if axis == x.ndim - 1 else np.fft.fftfreq(n)
@@ -59,13 +67,96 @@ def input_features(x: np.ndarray, saturation: float | None = None) -> np.ndarray
     total = float(power.sum())
     hf = float(power[radius > 0.25].sum() / total) if total > 0 else 0.0
     top = float(x.max()) if saturation is None else float(saturation)
-    return np.array([
-        np.log(max(abs(mean), tiny)), np.log(spread), (p1 - mean) / spread,
-        (p50 - mean) / spread, (p99 - mean) / spread, np.log(sigma),
-        np.log(max(p99 - p50, tiny) / sigma), hf,
-        float(np.mean(x >= top)) if saturation is not None else 0.0,
-        float(np.mean(x == 0)),
-    ])
+    return [np.log(max(abs(mean), tiny)), np.log(spread), (p1 - mean) / spread,
+            (p50 - mean) / spread, (p99 - mean) / spread, np.log(sigma),
+            np.log(max(p99 - p50, tiny) / sigma), hf,
+            float(np.mean(x >= top)) if saturation is not None else 0.0,
+            float(np.mean(x == 0))]
+
+
+def _lag_covariance(x: np.ndarray, lag: int) -> float:
+    """Mean over axes of the autocovariance at ``lag`` pixels (noise-free for lag ≥ 1 when
+    the noise is white)."""
+    values = []
+    for axis, n in enumerate(x.shape):
+        if n > lag + 1:
+            a = np.take(x, range(0, n - lag), axis)
+            b = np.take(x, range(lag, n), axis)
+            values.append(float((a * b).mean()))
+    return float(np.mean(values)) if values else 0.0
+
+
+def _band_powers(x: np.ndarray) -> list[float]:
+    """log(mean power in radial bands / white-noise floor), Hann-windowed periodogram;
+    frequencies in cycles per pixel (0.5 = Nyquist per axis), floor = median beyond 0.5."""
+    w = np.ones(x.shape)
+    radius = np.zeros(x.shape)
+    for axis, n in enumerate(x.shape):
+        shape = [1] * x.ndim
+        shape[axis] = n
+        w = w * np.hanning(n).reshape(shape) if n > 2 else w
+        radius = radius + np.fft.fftfreq(n).reshape(shape) ** 2
+    radius = np.sqrt(radius)
+    power = np.abs(np.fft.fftn(x * w)) ** 2
+    corner = power[radius >= 0.5]
+    floor = max(float(np.median(corner)) if corner.size else float(np.median(power)), 1e-30)
+    out = []
+    for lo, hi in _BANDS:
+        band = power[(radius >= lo) & (radius < hi)]
+        out.append(float(np.log(max(float(band.mean()) if band.size else floor, 1e-30) / floor)))
+    return out
+
+
+def _noise_ratio(x: np.ndarray) -> float:
+    """log(noise σ in the brighter half / noise σ in the darker half) — the noise-vs-signal
+    relation (0 for pure read noise, > 0 for shot noise)."""
+    from scipy import ndimage
+
+    d = x - ndimage.uniform_filter(x, 3, mode="reflect")
+    level = ndimage.uniform_filter(x, 3, mode="reflect")
+    cut = np.median(level)
+    hi, lo = np.abs(d[level > cut]), np.abs(d[level <= cut])
+    if hi.size < 4 or lo.size < 4:
+        return 0.0
+    return float(np.log(max(np.median(hi), 1e-12) / max(np.median(lo), 1e-12)))
+
+
+def _physics_features(x: np.ndarray) -> list[float]:
+    """Effective resolution and noise: the Gaussian correlation width from the lag-1/lag-2
+    autocovariances (``C(d) ∝ exp(−d²/4s²)`` → ``s² = 3 / (4 ln(C1/C2))``, noise-free), the
+    lag-2 correlation, three spectral bands over the noise floor, the smoothed Laplacian-to-
+    gradient ratio and the 99th percentile of the smoothed Laplacian (edge sharpness), and
+    the noise-vs-signal ratio."""
+    from scipy import ndimage
+
+    c = x - x.mean()
+    c0 = max(float((c * c).mean()), 1e-30)
+    c1, c2 = _lag_covariance(c, 1), _lag_covariance(c, 2)
+    ratio = np.log(max(c1, 1e-30) / max(c2, 1e-30)) if c1 > 0 and c2 > 0 else 10.0
+    width = np.log(3.0 / (4.0 * min(max(ratio, 1e-3), 10.0)))
+    smooth = ndimage.gaussian_filter(c, 0.7)
+    grad = np.sqrt(sum(g ** 2 for g in np.gradient(smooth))) if min(x.shape) > 1 else smooth
+    lap = np.abs(ndimage.laplace(smooth))
+    return [float(width), c2 / c0, *_band_powers(c),
+            float(np.log(max(lap.mean(), 1e-30) / max(grad.mean(), 1e-30))),
+            float(np.log(max(np.percentile(lap, 99), 1e-30) / np.sqrt(c0))), _noise_ratio(x)]
+
+
+def input_features(x: np.ndarray, saturation: float | None = None,
+                   names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
+    """``φ(x)``: the statistics ``names`` (default :data:`FEATURE_NAMES`; one channel, 2D or
+    3D). A gate fitted with the former ten statistics asks for those ten only."""
+    x = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise InputError("the input has NaN/Inf values", where="lr")
+    values = dict(zip(BASIC_NAMES, _basic_features(x, saturation)))
+    if any(n in PHYSICS_NAMES for n in names):
+        values.update(zip(PHYSICS_NAMES, _physics_features(x)))
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise InputError(f"unknown OOD statistics {missing}", where="ood gate",
+                         hint="recalibrate with this geosr version")
+    return np.array([values[n] for n in names])
 
 
 def ledoit_wolf(z: np.ndarray) -> np.ndarray:
@@ -102,7 +193,7 @@ class OODGate:
         if not 0 < alpha < 1:
             raise ConfigError(f"alpha must be in (0, 1), got {alpha}", where="alpha_ood")
         phi = (np.asarray(features, dtype=np.float64) if features is not None else
-               np.stack([input_features(x, saturation) for x in inputs]))
+               np.stack([input_features(x, saturation, names) for x in inputs]))
         n = phi.shape[0]
         if n < 4:
             raise InputError(f"the OOD gate needs at least 4 ID inputs, got {n}",
@@ -129,7 +220,7 @@ class OODGate:
         return np.sqrt(np.einsum("ij,jk,ik->i", d, np.asarray(self.precision), d))
 
     def score(self, x: np.ndarray) -> float:
-        return float(self.score_features(input_features(x, self.saturation))[0])
+        return float(self.score_features(input_features(x, self.saturation, self.names))[0])
 
     def pvalue(self, x: np.ndarray) -> float:
         """Conformal p-value of input ``x`` (small = unlike the ID inputs)."""
@@ -140,7 +231,7 @@ class OODGate:
         """Whether the calibration set is large enough for ``p ≤ α`` to be possible."""
         return 1.0 / (len(self.calibration_scores) + 1) <= self.alpha
 
-    def check(self, x: np.ndarray, spacing_um: Any = None) -> dict[str, Any]:
+    def check(self, x: np.ndarray) -> dict[str, Any]:
         p = self.pvalue(x)
         return {"pvalue": p, "alpha": self.alpha, "flag": bool(p <= self.alpha),
                 "score": self.score(x), "n_calibration": len(self.calibration_scores),

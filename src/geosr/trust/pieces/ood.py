@@ -19,7 +19,7 @@ def ood_evidence(ctx: TrustContext) -> Evidence:
         return Evidence(summary={"ood": {"skipped": "no OOD gate (needs a matching "
                                                     "calibration card)"}})
     gate = OODGate.from_dict(dict(card.ood_gate))
-    ood = gate.check(ctx.y, spacing_um=ctx.low.spacing_um)
+    ood = gate.check(ctx.y)
     same_model = loaded is not None and card.model_sha256 == loaded.sha256
     if card.ood_features and same_model:
         from geosr.trust.ood import model_features
