@@ -42,6 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.per_axis import per_axis
 from geosr.degrade.psf import FWHM_PER_SIGMA, gaussian_kernel1d
 
 __all__ = [
@@ -226,13 +227,10 @@ class BlurDownsample(SeparableOperator):
                  crop: bool = False, truncate: float = 4.0):
         shape = tuple(int(s) for s in shape)
         dims = len(shape)
-        spacing = _per_axis(spacing_um, dims, "spacing_um", float)
-        fwhm = _per_axis(fwhm_um, dims, "fwhm_um", float)
-        facs = _per_axis(factors, dims, "scale", int)
-        if any(not np.isfinite(s) or s <= 0 for s in spacing):
-            raise InputError(f"spacing must be positive, got {spacing}", where="spacing_um")
-        if any(not np.isfinite(f) or f < 0 for f in fwhm):
-            raise ConfigError(f"FWHM must be >= 0 µm, got {fwhm}", where="fwhm_um")
+        spacing = per_axis(spacing_um, dims, where="spacing_um", positive=True, unit="µm",
+                           error=InputError)
+        fwhm = per_axis(fwhm_um, dims, where="fwhm_um", minimum=0, unit="µm")
+        facs = per_axis(factors, dims, where="scale", kind=int, minimum=1)
         sigma_px = tuple(f / FWHM_PER_SIGMA / s for f, s in zip(fwhm, spacing))
         matrices = [block_mean_matrix(n, f, crop) @ blur_matrix(n, sg, truncate)
                     for n, f, sg in zip(shape, facs, sigma_px)]
@@ -241,9 +239,3 @@ class BlurDownsample(SeparableOperator):
                                          "crop": bool(crop), "truncate": float(truncate)})
 
 
-def _per_axis(value: Any, dims: int, where: str, kind: type) -> tuple:
-    values = (value,) * dims if np.ndim(value) == 0 else tuple(value)
-    if len(values) != dims:
-        raise ConfigError(f"expected 1 or {dims} values (one per spatial axis), got "
-                          f"{len(values)}", where=where)
-    return tuple(kind(v) for v in values)

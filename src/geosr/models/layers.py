@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from geosr.core.errors import ConfigError
+from geosr.core.per_axis import per_axis
 
 __all__ = [
     "SRModel", "conv", "conv_transpose", "max_pool", "batch_norm", "instance_norm",
@@ -62,17 +63,7 @@ def normalize_scale(scale: Any, dims: int) -> tuple[int, ...]:
     """
     if dims not in (2, 3):
         raise ConfigError(f"must be 2 or 3, got {dims!r}", where="dims")
-    if isinstance(scale, (list, tuple)):
-        values = tuple(scale)
-        if len(values) != dims:
-            raise ConfigError(f"has {len(values)} entries for a {dims}D model", where="scale",
-                              hint=f"give one integer, or {dims} (one per spatial axis)")
-    else:
-        values = (scale,) * dims
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"must be positive integers, got {scale!r}", where="scale")
-    return tuple(int(v) for v in values)
+    return per_axis(scale, dims, where="scale", kind=int, minimum=1)
 
 
 def prime_stages(scale: Sequence[int]) -> list[tuple[int, ...]]:

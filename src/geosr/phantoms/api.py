@@ -24,6 +24,7 @@ import numpy as np
 from geosr.core.errors import ConfigError
 from geosr.core.files import atomic_path, write_json
 from geosr.core.image import Image
+from geosr.core.per_axis import per_axis
 from geosr.phantoms.graph import graph_data, summarize_graph
 from geosr.phantoms.params import ParamSpec, describe, resolve
 
@@ -129,23 +130,6 @@ def kind_parameters(kind: str, dims: int = 2) -> dict[str, dict[str, Any]]:
     return table
 
 
-def _per_axis(name: str, value: Any, dims: int) -> tuple[float, ...]:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        values = (float(value),) * dims
-    else:
-        try:
-            values = tuple(float(v) for v in value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"expected a number or {dims} numbers (µm), got {value!r}",
-                              where=name) from None
-        if len(values) != dims:
-            raise ConfigError(f"expected {dims} values (one per axis, {'ZYX'[3 - dims:]}), "
-                              f"got {len(values)}", where=name)
-    if not all(np.isfinite(v) and v > 0 for v in values):
-        raise ConfigError(f"must be positive and finite, got {value!r}", where=name)
-    return values
-
-
 def _seed_sequence(seed: Any) -> tuple[list[np.random.Generator], Any]:
     """Two independent generators (geometry, texture) and the seed to record."""
     if isinstance(seed, np.random.Generator):
@@ -209,10 +193,10 @@ def phantom(kind: str, *, dims: int = 2, size_um: float | tuple[float, ...] | No
     if isinstance(dims, bool) or dims not in (2, 3):
         raise ConfigError(f"dims must be 2 or 3, got {dims!r}", where="dims")
     dims = int(dims)
-    size = _per_axis("size_um", mod.DEFAULT_SIZE[dims - 2] if size_um is None else size_um,
-                     dims)
-    spacing = _per_axis("spacing_um",
-                        mod.DEFAULT_SPACING[dims - 2] if spacing_um is None else spacing_um, dims)
+    size = per_axis(mod.DEFAULT_SIZE[dims - 2] if size_um is None else size_um, dims,
+                    where="size_um", positive=True, unit="µm", axes="ZYX"[3 - dims:])
+    spacing = per_axis(mod.DEFAULT_SPACING[dims - 2] if spacing_um is None else spacing_um,
+                       dims, where="spacing_um", positive=True, unit="µm", axes="ZYX"[3 - dims:])
     shape = tuple(int(round(s / h)) for s, h in zip(size, spacing))
     if min(shape) < 8:
         raise ConfigError(f"size_um/spacing_um gives shape {shape}; need at least 8 pixels per "

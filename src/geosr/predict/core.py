@@ -20,6 +20,7 @@ import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image, as_image
+from geosr.core.per_axis import per_axis
 from geosr.predict.tiling import AxisPlan, axis_weight_sums, axis_weights, plan_tiles
 
 __all__ = ["predict", "DEFAULT_MAX_MEMORY_MB", "resolve_model", "check_compatible",
@@ -132,17 +133,11 @@ def model_geometry(model: Any) -> dict[str, Any]:
 
 
 def _per_axis(value: Any, dims: int, name: str) -> list[Any]:
+    """``tile`` (>= 1) or ``overlap`` (>= 0), input pixels, per axis; None per axis if None."""
     if value is None:
         return [None] * dims
-    values = list(value) if isinstance(value, (list, tuple)) else [value] * dims
-    if len(values) != dims:
-        raise ConfigError(f"has {len(values)} entries for {dims} spatial axes", where=name)
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (
-                1 if name == "tile" else 0):
-            raise ConfigError(f"must be {'positive' if name == 'tile' else 'non-negative'} "
-                              f"integers (input pixels), got {value!r}", where=name)
-    return [int(v) for v in values]
+    return list(per_axis(value, dims, where=name, kind=int, minimum=1 if name == "tile" else 0,
+                         unit="input pixels"))
 
 
 def _physical_memory() -> float | None:
