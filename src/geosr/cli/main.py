@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -151,6 +151,46 @@ def phantom(
         typer.echo(f"  {path}")
 
 
+def _ct_options(modality: str, scale: Optional[List[int]], preset: Optional[str],
+                angles: Optional[int], i0: Optional[float], fwhm: Optional[float],
+                ct_filter: Optional[str], intensity_range: Optional[Tuple[float, float]],
+                bit_depth: Optional[int]) -> Optional[dict]:
+    """The keywords of :func:`geosr.degrade.ct_degrade.degrade_ct` (None for --modality
+    image), checked before any file is read."""
+    ct_given = [name for name, value in (("--ct-preset", preset), ("--angles", angles),
+                                         ("--i0", i0), ("--detector-fwhm-um", fwhm),
+                                         ("--ct-filter", ct_filter),
+                                         ("--intensity-range", intensity_range))
+                if value is not None]
+    if modality not in ("image", "ct"):
+        raise ConfigError(f"unknown modality {modality!r}", where="--modality",
+                          hint="use image or ct")
+    if modality == "image":
+        if ct_given:
+            raise ConfigError(f"{', '.join(ct_given)} only apply to --modality ct",
+                              where=ct_given[0])
+        if not scale:
+            raise ConfigError("missing option", where="--scale", hint="e.g. --scale 4")
+        return None
+    if scale and len(scale) > 1:
+        raise ConfigError("CT voxels are isotropic: give one --scale", where="--scale")
+    from geosr.degrade.ct_degrade import ct_arguments, ct_model
+
+    options = {"scale": scale[0] if scale else None, "preset": preset, "n_angles": angles,
+               "i0": None if i0 == 0 else i0, "detector_fwhm_um": fwhm, "filter": ct_filter,
+               "intensity_range": ct_arguments(intensity_range), "bit_depth": bit_depth}
+    ct_model(spacing_um=1.0 if preset is None else _preset_spacing(preset, scale),
+             **options)  # validates the options now
+    return options
+
+
+def _preset_spacing(preset: str, scale: Optional[List[int]]) -> float:
+    """An HR spacing compatible with ``preset`` (for validating options only)."""
+    from geosr.degrade.ct_presets import get_preset
+
+    return get_preset(preset).voxel_um / (scale[0] if scale else 4)
+
+
 @app.command()
 def degrade(
     src: Path = typer.Argument(..., metavar="IN", help="High-resolution image or folder."),
@@ -187,9 +227,8 @@ def degrade(
                                                      "detector/source blur FWHM, µm."),
     ct_filter: Optional[str] = typer.Option(None, "--ct-filter", help="FBP filter: ramp, "
                                             "shepp-logan, cosine, hamming, hann."),
-    intensity_range: Optional[List[float]] = typer.Option(None, "--intensity-range",
-                                                          help="CT: input intensities of "
-                                                          "pore and bone (two values)."),
+    intensity_range: Optional[Tuple[float, float]] = typer.Option(
+        None, "--intensity-range", help="CT: input intensities of pore and bone (LO HI)."),
 ) -> None:
     """Simulate a low-resolution acquisition (PSF blur, area downsampling, noise, detector),
     or with --modality ct an X-ray CT scan reconstructed by FBP on the coarse voxel grid.
@@ -212,10 +251,11 @@ def degrade(
 
             low = degrade_ct(image, seed=seed, crop=crop, **ct)
         else:
-          low = run_degrade(image, scale=_scale(scale), fwhm_um=_floats(fwhm_um, "--fwhm-um"),
-                          wavelength_nm=wavelength_nm, na=na, microscope=microscope,
-                          photons=photons, read_noise=read_noise, bit_depth=bit_depth,
-                          crop=crop, seed=seed)
+            low = run_degrade(image, scale=_scale(scale),
+                              fwhm_um=_floats(fwhm_um, "--fwhm-um"),
+                              wavelength_nm=wavelength_nm, na=na, microscope=microscope,
+                              photons=photons, read_noise=read_noise, bit_depth=bit_depth,
+                              crop=crop, seed=seed)
         save(low, dst_file)
         write_json(_params_path(dst_file), {"input": str(src_file), **low.metadata["degradation"]})
         typer.echo(f"{src_file} {tuple(image.shape)} -> {dst_file} {tuple(low.shape)}")
