@@ -472,7 +472,14 @@ class CTScan:
                         "voxel_um": pixel_um * self.scale,
                         "intensity_range_used": list(self.resolved_range(values)),
                         "detector_fwhm_px": self.detector_fwhm_um / pixel_um,
-                        "factors_per_axis": [self.scale] * image.dims})
+                        "factors_per_axis": [self.scale] * image.dims,
+                        # the detector blur, read by the record's summary (fwhm_um, sigma_px)
+                        "fwhm_um_per_axis": [self.detector_fwhm_um] * image.dims,
+                        "sigma_px": [self.detector_fwhm_um / FWHM_PER_SIGMA / s
+                                     for s in image.spacing_um],
+                        "linear_equivalent": [
+                            GaussianBlur(fwhm_um=self.detector_fwhm_um).params(),
+                            Downsample(self.scale, crop=self.crop).params()]})
         return out
 
 

@@ -196,7 +196,7 @@ class ForwardModel:
 def _summary(step_records: list[dict[str, Any]], dims: int) -> dict[str, Any]:
     scale = [1] * dims
     for rec in step_records:
-        if rec.get("name") == "downsample":
+        if rec.get("name") in ("downsample", "ct_scan"):  # ct_scan: geosr.degrade.ct
             scale = [s * f for s, f in zip(scale, rec["factors_per_axis"])]
     blur = next((r for r in step_records if "sigma_px" in r), None)
     return {"scale": scale,
