@@ -7,6 +7,13 @@ per-channel PReLU) → upsampler. Paper configuration FSRCNN(d=56, s=12, m=4), 1
 in 2D for one channel (``25d + ds + 9ms² + sd + 81d``, biases and PReLU slopes not counted);
 FSRCNN-s is ``preset="small"`` (d=32, s=5, m=1).
 
+Presets: ``"paper"`` (the default), ``"small"`` (FSRCNN-s) and ``"fast"``: the paper's
+feature extraction and mapping (d=56, s=12, m=4) with no expanding layer and a sub-pixel tail
+from the 12 shrunk features (``conv 3, C_out·∏s`` + pixel shuffle; ``expand=False``,
+``upsampler="shuffle"``), 9.2 k parameters in 2D ×4 and ~2.5× faster on CPU than the paper's
+9×9 transposed convolution (see BENCHMARKS.md, predict_speed) — the default model of
+``geosr train``, over bicubic interpolation (:mod:`geosr.models.residual`).
+
 Upsampler (``upsampler``):
 
 - ``"deconv"`` (default, the paper): a transposed convolution with kernel 9 (per axis) and
@@ -34,19 +41,24 @@ from geosr.models.layers import (SRModel, check_choice, check_int, conv, conv_tr
                                  pixel_shuffle)
 from geosr.models.registry import register_model
 
-PRESETS = {"paper": dict(d=56, s=12, m=4), "small": dict(d=32, s=5, m=1)}
+PRESETS = {"paper": dict(d=56, s=12, m=4, upsampler="deconv", expand=True),
+           "small": dict(d=32, s=5, m=1, upsampler="deconv", expand=True),
+           "fast": dict(d=56, s=12, m=4, upsampler="shuffle", expand=False)}
 
 
 class FSRCNN(SRModel):
     def __init__(self, dims: int, scale: Sequence[int], in_channels: int, out_channels: int,
-                 d: int, s: int, m: int, upsampler: str, deconv_kernel: int):
+                 d: int, s: int, m: int, upsampler: str, deconv_kernel: int,
+                 expand: bool = True):
         super().__init__(dims, scale, in_channels, out_channels)
         layers: list[nn.Module] = [conv(dims, in_channels, d, 5), nn.PReLU(d),
                                    conv(dims, d, s, 1), nn.PReLU(s)]
         for _ in range(m):
             layers += [conv(dims, s, s, 3), nn.PReLU(s)]
-        layers += [conv(dims, s, d, 1), nn.PReLU(d)]
+        if expand:
+            layers += [conv(dims, s, d, 1), nn.PReLU(d)]
         self.body = nn.Sequential(*layers)
+        d = d if expand else s          # channels reaching the upsampler
         self.upsampler = upsampler
         if upsampler == "deconv":
             k = deconv_kernel
@@ -70,14 +82,22 @@ class FSRCNN(SRModel):
 @register_model("fsrcnn", narrow={"d": 3, "s": 2}, residual_over="bicubic")
 def fsrcnn(*, dims: int, scale: tuple[int, ...], in_channels: int, out_channels: int,
            preset: str = "paper", d: int | None = None, s: int | None = None,
-           m: int | None = None, upsampler: str = "deconv", deconv_kernel: int = 9) -> FSRCNN:
-    """FSRCNN. ``preset``: ``"paper"`` (d=56, s=12, m=4; ≈12.8 k parameters in 2D, the light
-    default) or ``"small"`` (FSRCNN-s: 32, 5, 1); ``d, s, m`` override the preset;
-    ``upsampler``: ``"deconv"`` (paper) or ``"shuffle"``."""
+           m: int | None = None, upsampler: str | None = None, deconv_kernel: int = 9,
+           expand: bool | None = None) -> FSRCNN:
+    """FSRCNN. ``preset``: ``"paper"`` (d=56, s=12, m=4; ≈12.8 k parameters in 2D),
+    ``"small"`` (FSRCNN-s: 32, 5, 1) or ``"fast"`` (the default model's: paper widths, no
+    expanding layer, sub-pixel tail); ``d, s, m``, ``upsampler`` (``"deconv"`` or
+    ``"shuffle"``) and ``expand`` (the 1×1 ``s → d`` layer before the upsampler) override
+    the preset."""
     base = PRESETS[check_choice("preset", preset, tuple(PRESETS))]
     d = check_int("d", base["d"] if d is None else d)
     s = check_int("s", base["s"] if s is None else s)
     m = check_int("m", base["m"] if m is None else m, minimum=0)
-    check_choice("upsampler", upsampler, ("deconv", "shuffle"))
+    upsampler = check_choice("upsampler", base["upsampler"] if upsampler is None else upsampler,
+                             ("deconv", "shuffle"))
     check_int("deconv_kernel", deconv_kernel)
-    return FSRCNN(dims, scale, in_channels, out_channels, d, s, m, upsampler, deconv_kernel)
+    expand = base["expand"] if expand is None else expand
+    if not isinstance(expand, bool):
+        raise ConfigError(f"must be true or false, got {expand!r}", where="expand")
+    return FSRCNN(dims, scale, in_channels, out_channels, d, s, m, upsampler, deconv_kernel,
+                  expand)
