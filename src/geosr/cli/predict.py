@@ -12,9 +12,9 @@ __all__ = ["predict"]
 
 
 def _one_or_many(values: Optional[List[int]]) -> int | tuple[int, ...] | None:
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
+    from geosr.core.per_axis import one_or_per_axis
+
+    return one_or_per_axis(values, where="--tile/--overlap", kind=None)
 
 
 def predict(
@@ -59,11 +59,24 @@ def predict(
                                     "whenever the model has one) or none."),
     ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="With --trust "
                                             "--uncertainty ensemble: ensemble.json."),
+    dtype: str = typer.Option("float32", "--dtype", help="OME-Zarr output (OUT.ome.zarr): "
+                              "float32, uint16 or uint8 (range in the metadata)."),
+    clip: Optional[List[float]] = typer.Option(None, "--clip", help="OME-Zarr output with "
+                                               "--dtype uint8/uint16: the intensity range "
+                                               "(input units) mapped to the type, given "
+                                               "twice: --clip LOW --clip HIGH."),
+    pyramid: int = typer.Option(0, "--pyramid", help="OME-Zarr output: extra resolution "
+                                "levels (mean ×2 downsampled) for viewers."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="OME-Zarr output: run the "
+                                          "chunks on dask.distributed, local:N (N "
+                                          "single-threaded workers) or tcp://HOST:PORT."),
 ) -> None:
     """Super-resolve images with a trained model, tile by tile (2D or 3D).
 
     Outputs have spacing = input spacing / scale and record the model's hash; complete
-    outputs are skipped on a rerun, and nothing is half-written."""
+    outputs are skipped on a rerun, and nothing is half-written. An OUT ending in .zarr
+    (e.g. sr.ome.zarr) is predicted out of core, chunk by chunk, from a Zarr, a TIFF or a
+    folder of TIFF slices, in bounded memory, and resumes where an interrupted run stopped."""
     from geosr.core.progress import progress_bar
     from geosr.predict import predict_files
     from geosr.predict.core import resolve_model
@@ -82,6 +95,13 @@ def predict(
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     typer.echo(f"model: {loaded.architecture} {loaded.dims}D x{'x'.join(map(str, loaded.scale))}"
                f" ({loaded.sha256[:12]}) on {loaded.device}")
+    if out.name.lower().endswith(".zarr"):
+        from geosr.cli.predict_zarr import predict_zarr_command
+
+        predict_zarr_command(src, out, loaded, max_memory=max_memory, dtype=dtype, clip=clip,
+                             pyramid=pyramid, cluster=cluster, overwrite=overwrite,
+                             device=device)
+        return
     with progress_bar() as bar:
         task = bar.add_task("predicting", total=None)
 

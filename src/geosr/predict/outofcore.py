@@ -12,8 +12,9 @@ Resuming
     complete (pyramid and metadata included). Each finished chunk leaves a marker file in
     ``.geosr-chunks/`` of that folder, written *after* the chunk; a rerun with the same model,
     input and settings computes only the chunks without a marker (a chunk whose writer was
-    killed is simply recomputed; blocks are deterministic, so the final bytes equal an
-    uninterrupted run's). Other settings start over.
+    killed is simply recomputed; blocks are deterministic and chunks are zstd-compressed —
+    gzip would stamp each chunk with the time — so the final bytes equal an uninterrupted
+    run's). Other settings start over.
 
 Normalisation
     The model's percentile normalisation is fitted on the whole input when it fits in the
@@ -291,7 +292,7 @@ def _open_partial(partial: Path, settings: dict, volume: Any, loaded: Any,
         chunks = [1] * (out_axes[0] == "C") + [a.block * a.scale for a in axes]
         group = create_multiscale(partial, shape=shape, axes=out_axes,
                                   dtype=settings["dtype"], chunks=chunks,
-                                  levels=settings["pyramid"])
+                                  levels=settings["pyramid"], compression="zstd")
         (partial / _MARKERS).mkdir()
         group.attrs["geosr_job"] = to_jsonable(state)
     job = ZarrJob(source=settings["source_path"], partial=str(partial),
