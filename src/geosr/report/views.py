@@ -191,7 +191,8 @@ def volume_sections(case: Case, window, pixel, point) -> list[Section]:
         if key == "lr":
             continue
         frames, zs = _frames(image, window, pixel)
-        first = int(np.argmin(np.abs((zs + 0.5) * image.spacing_um[0] - point[0])))
+        z = np.clip(np.floor(point[0] / image.spacing_um[0]), 0, image.spatial_shape[0] - 1)
+        first = int(np.argmin(np.abs(zs - z)))   # the slice the XY panels show
         steppers.append(Figure(frames[first][0], f"{caption} (drag to step through Z)",
                                frames=frames))
     label = ", ".join(f"{v:.4g}" for v in point)
