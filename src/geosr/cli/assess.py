@@ -153,14 +153,13 @@ def assess(
     from geosr.assess.network.api import assess as run_assess
     from geosr.assess.network.segment import Segmentation
     from geosr.core.errors import ConfigError
+    from geosr.core.per_axis import one_or_per_axis
 
     try:
         seg = Segmentation.parse(segment.value, threshold=threshold, min_size_um=min_size_um,
                                  bright=not dark, block_um=block_um,
                                  scales_um=tuple(scale_um) if scale_um else None)
-        spacing = None
-        if spacing_um:
-            spacing = spacing_um[0] if len(spacing_um) == 1 else tuple(spacing_um)
+        spacing = one_or_per_axis(spacing_um, where="--spacing-um", kind=None)
         result = run_assess(str(pred), str(gt) if gt is not None else None, segmentation=seg,
                             tile_um=tile_um, graph=str(graph) if graph else None,
                             metrics=metrics, spacing=spacing, out_csv=out, out_json=json_path,

@@ -43,18 +43,15 @@ class Method(str, Enum):
 
 def _floats(values: Optional[List[float]], name: str) -> float | tuple[float, ...] | None:
     """A repeated float option: None, one value (all axes) or one value per spatial axis."""
-    if not values:
-        return None
-    if any(v <= 0 for v in values):
-        raise ConfigError(f"must be positive, got {values}", where=name)
-    return values[0] if len(values) == 1 else tuple(values)
+    from geosr.core.per_axis import one_or_per_axis
+
+    return one_or_per_axis(values, where=name, positive=True, unit="µm")
 
 
 def _scale(values: List[int]) -> int | tuple[int, ...]:
-    if any(v < 1 for v in values):
-        raise ConfigError(f"must be a positive integer, got {values}", where="--scale",
-                          hint="use e.g. --scale 4, or one value per spatial axis")
-    return values[0] if len(values) == 1 else tuple(values)
+    from geosr.core.per_axis import one_or_per_axis
+
+    return one_or_per_axis(values, where="--scale", kind=int, minimum=1)
 
 
 def _inputs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
