@@ -162,7 +162,7 @@ class UnpairedPhantoms(_Strict):
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
               show_progress: bool = False) -> Any:
-        from geosr.degrade import degrade
+        from geosr.degrade.ct_degrade import degrade_any  # modality: image or ct
         from geosr.phantoms import phantom
 
         normalizer = normalizer or PercentileNormalizer()
@@ -189,7 +189,7 @@ class UnpairedPhantoms(_Strict):
             params = draw(spec, gen)
             noise_seed = int(gen.integers(2 ** 31 - 1))
             try:
-                lr = degrade(hr, scale=scale, seed=noise_seed, **params)
+                lr = degrade_any(hr, scale=scale, seed=noise_seed, **params)
             except ConfigError as err:
                 raise ConfigError(err.message, where=f"data.degradation.{err.where or ''}",
                                   hint=err.hint) from None

@@ -79,7 +79,7 @@ class _Degrading:
                      val: list[tuple[str, Image]], *, scale: int, seed: int,
                      normalizer: PercentileNormalizer, target: str, show_progress: bool
                      ) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
-        from geosr.degrade import degrade
+        from geosr.degrade.ct_degrade import degrade_any  # modality: image or ct
 
         spec = degradation.spec()
         jobs = [("train", i, name, hr, v) for i, (name, hr) in enumerate(train)
@@ -94,7 +94,7 @@ class _Degrading:
             params = draw(spec, gen)
             noise_seed = int(gen.integers(2 ** 31 - 1))
             try:
-                lr = degrade(hr, scale=scale, seed=noise_seed, **params)
+                lr = degrade_any(hr, scale=scale, seed=noise_seed, **params)
             except ConfigError as err:
                 where = f"data.degradation.{err.where}" if err.where else "data.degradation"
                 raise ConfigError(err.message, where=where, hint=err.hint) from None

@@ -70,10 +70,20 @@ class DegradationRanges(_Strict):
     bit_depth: Optional[Annotated[int, Field(ge=1, le=16)]] = None
     saturation: Optional[Param] = None
     variants: Annotated[int, Field(ge=1, le=1000)] = 4
+    # X-ray CT instead of image-domain degradation: see geosr.data.ct_ranges (issue 17)
+    modality: Literal["image", "ct"] = "image"
+    ct: Optional[dict[str, Any]] = None
 
     @model_validator(mode="after")
     def _check(self) -> "DegradationRanges":
         check_spec(self.spec(), where="data.degradation")
+        if self.modality == "ct" or self.ct is not None:
+            from geosr.data.ct_ranges import check_ct
+
+            if self.modality != "ct":
+                raise ValueError("data.degradation.ct: needs modality: ct")
+            check_ct(self.model_dump(), self.ct)
+            return self
         # build the forward model once with a draw, so a wrong combination (confocal without
         # wavelength_nm and na, fwhm_um together with them...) fails here, not after loading
         import numpy as np
@@ -90,7 +100,12 @@ class DegradationRanges(_Strict):
 
     def spec(self) -> dict[str, Any]:
         """The parameter spec for :func:`geosr.data.ranges.draw` (unset parameters dropped)."""
-        return {k: v for k, v in self.model_dump(exclude={"variants"}).items() if v is not None}
+        if self.modality == "ct":
+            from geosr.data.ct_ranges import ct_spec
+
+            return ct_spec(self.ct)
+        return {k: v for k, v in self.model_dump(exclude={"variants", "modality", "ct"}).items()
+                if v is not None}
 
 
 class SplitConfig(_Strict):

@@ -28,7 +28,7 @@ from geosr.degrade.ct_presets import ct_scan, get_preset
 from geosr.degrade.model import ForwardModel
 from geosr.degrade.steps import Quantize
 
-__all__ = ["degrade_ct", "ct_model"]
+__all__ = ["degrade_ct", "ct_model", "degrade_any"]
 
 #: keywords of :func:`degrade_ct` passed to :class:`CTScan` when given (None = default/preset)
 CT_FIELDS = ("n_angles", "i0", "detector_fwhm_um", "filter", "mu_per_cm", "intensity_range",
@@ -104,3 +104,19 @@ def ct_arguments(values: Sequence[float] | None) -> tuple[float, float] | None:
         raise ConfigError(f"expected two values (low high), got {list(values)}",
                           where="intensity_range")
     return float(values[0]), float(values[1])
+
+
+def degrade_any(image: Image | np.ndarray, *, scale: Any, seed: int | None = 0,
+                modality: str = "image", **params: Any) -> Image:
+    """Dispatch drawn degradation parameters: ``modality="ct"`` → :func:`degrade_ct` (the
+    ``preset`` gives the acquisition, the voxel is ``scale`` × the HR pixel), otherwise
+    :func:`geosr.degrade.degrade` (the image-domain forward model). Used by the training data
+    sources, whose ``degradation:`` recipes carry ``modality``."""
+    if modality == "ct":
+        return degrade_ct(image, scale=scale, seed=seed, **params)
+    if modality != "image":
+        raise ConfigError(f"unknown modality {modality!r}", where="modality",
+                          hint="use image or ct")
+    from geosr.degrade.model import degrade
+
+    return degrade(image, scale=scale, seed=seed, **params)
