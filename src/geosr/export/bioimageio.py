@@ -27,6 +27,7 @@ PosixPath('model.zip')
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
 import zipfile
@@ -186,6 +187,20 @@ def _cover(lr: np.ndarray, sr: np.ndarray, scale: Sequence[int], path: Path) -> 
     PILImage.fromarray(img).resize((512, 256), PILImage.NEAREST).save(path)
 
 
+def _exact_scales(spacing: float, factor: int) -> tuple[float, float]:
+    """Input and output pixel sizes within 1e-9 (relative) of ``spacing`` and
+    ``spacing/factor`` such that ``n · in / out == n · factor`` exactly in floating point
+    for every size ``n`` < 2^20 (the spec compares ``n · in / out`` with the output size
+    exactly): the output size is rounded to a dyadic fraction of 30 significant bits.
+
+    >>> _exact_scales(0.8, 4)[0] * 24 / _exact_scales(0.8, 4)[1]
+    96.0
+    """
+    q = 2.0 ** (math.floor(math.log2(spacing / factor)) - 30)
+    out = round(spacing / factor / q) * q
+    return out * factor, out
+
+
 def _axes(loaded: Any, spacing: Sequence[float], unit: str | None, step: Sequence[int],
           minimum: Sequence[int]) -> tuple[list[Any], list[Any]]:
     """Input and output axes: batch, channel and the spatial axes with their pixel sizes;
@@ -200,9 +215,7 @@ def _axes(loaded: Any, spacing: Sequence[float], unit: str | None, step: Sequenc
     outputs: list[Any] = [bz.BatchAxis(), bz.ChannelAxis(channel_names=out_channels)]
     for name, sp, f, s, m, h in zip(_SPATIAL[loaded.dims], spacing, loaded.scale, step,
                                     minimum, halo_in):
-        out_sp = sp / f
-        while sp / out_sp < f:          # floor(n·in/out) must be exactly n·f
-            out_sp = float(np.nextafter(out_sp, 0.0))
+        sp, out_sp = _exact_scales(sp, f)
         inputs.append(bz.SpaceInputAxis(id=bz.AxisId(name), scale=sp, unit=unit,
                                         size=bz.ParameterizedSize(min=m, step=s)))
         ref = bz.SizeReference(tensor_id=bz.TensorId("lr"), axis_id=bz.AxisId(name))

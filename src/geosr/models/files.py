@@ -1,5 +1,6 @@
 """Model files: a folder (or a ``.zip`` of it) holding ``weights.safetensors`` and
-``model.json``. Loading never unpickles and never runs code from the file.
+``model.json`` — a bioimage.io package made by :func:`geosr.export.export_bioimageio` is such a
+zip too (both files are attached to it). Loading never unpickles and never runs code from the file.
 
 ``model.json`` records::
 
@@ -254,6 +255,11 @@ def _read_zip(path: Path) -> tuple[bytes, bytes, str, str]:
             names = {Path(n).name: n for n in zf.namelist()
                      if Path(n).name in (SPEC_FILE, WEIGHTS_FILE) and n.count("/") <= 1}
             for member in (SPEC_FILE, WEIGHTS_FILE):
+                if member not in names and any(Path(n).name in ("rdf.yaml", "bioimageio.yaml")
+                                               for n in zf.namelist()):
+                    raise InputError(f"is a bioimage.io package without geosr's {member}: it "
+                                     "was not made by geosr export", where=str(path),
+                                     hint="run it with bioimageio.core (bioimageio predict)")
                 if member not in names:
                     raise InputError(f"missing file of the model ({member})",
                                      where=f"{path}:{member}",
