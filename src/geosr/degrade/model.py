@@ -37,6 +37,7 @@ import numpy as np
 from geosr.core.errors import ConfigError
 from geosr.core.files import to_jsonable
 from geosr.core.image import Image, as_image
+from geosr.core.seeding import resolve_seed
 from geosr.degrade.operator import SeparableOperator
 from geosr.degrade.psf import DEFAULT_REFRACTIVE_INDEX, MICROSCOPE_KINDS
 from geosr.degrade.steps import (
@@ -51,15 +52,8 @@ RECORD_VERSION = 1
 
 def _resolve_seed(seed: Any) -> tuple[np.random.Generator, int | None, str]:
     """Generator, the seed to record and where it came from."""
-    if isinstance(seed, np.random.Generator):
-        return seed, None, "generator"
-    if seed is None:
-        drawn = int(np.random.SeedSequence().entropy % (2 ** 63))
-        return np.random.default_rng(drawn), drawn, "drawn"
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
-        raise ConfigError(f"seed must be a non-negative int, a numpy Generator or None, got "
-                          f"{seed!r}", where="seed")
-    return np.random.default_rng(int(seed)), int(seed), "int"
+    value, source = resolve_seed(seed)
+    return (seed if source == "generator" else np.random.default_rng(value)), value, source
 
 
 def _describe(image: Image) -> dict[str, Any]:
@@ -334,7 +328,7 @@ def degrade(image: Image | np.ndarray, *, scale: int | tuple[int, ...],
     image = as_image(image)
     gen_seed = seed
     if seed is None:  # draw it here so "arguments" can replay it
-        gen_seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        gen_seed = resolve_seed(None)[0]
     arguments = dict(scale=scale, fwhm_um=fwhm_um, wavelength_nm=wavelength_nm, na=na,
                      microscope=microscope, photons=photons, read_noise=read_noise,
                      offset=offset, bit_depth=bit_depth, saturation=saturation, crop=crop,

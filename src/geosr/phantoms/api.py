@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import numbers
 import os
 import warnings
 from pathlib import Path
@@ -25,6 +24,7 @@ from geosr.core.errors import ConfigError
 from geosr.core.files import atomic_path, write_json
 from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
+from geosr.core.seeding import resolve_seed
 from geosr.phantoms.graph import graph_data, summarize_graph
 from geosr.phantoms.params import ParamSpec, describe, resolve
 
@@ -132,16 +132,11 @@ def kind_parameters(kind: str, dims: int = 2) -> dict[str, dict[str, Any]]:
 
 def _seed_sequence(seed: Any) -> tuple[list[np.random.Generator], Any]:
     """Two independent generators (geometry, texture) and the seed to record."""
-    if isinstance(seed, np.random.Generator):
-        children = seed.spawn(2)
-        return children, "generator"
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ConfigError(f"expected a non-negative integer, a numpy Generator or None, "
-                          f"got {seed!r}", where="seed")
-    ss = np.random.SeedSequence(int(seed))
-    return [np.random.default_rng(s) for s in ss.spawn(2)], int(seed)
+    value, source = resolve_seed(seed)
+    if source == "generator":
+        return seed.spawn(2), "generator"
+    ss = np.random.SeedSequence(value)
+    return [np.random.default_rng(s) for s in ss.spawn(2)], value
 
 
 def phantom(kind: str, *, dims: int = 2, size_um: float | tuple[float, ...] | None = None,
