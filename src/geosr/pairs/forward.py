@@ -44,7 +44,7 @@ from geosr.core.files import read_json, to_jsonable
 from geosr.degrade.steps import Downsample, GaussianBlur, IntensityMap, PoissonGaussianNoise
 from geosr.pairs.noise import fit_noise
 
-__all__ = ["estimate_forward_model", "load_forward_model", "forward_record",
+__all__ = ["estimate_forward_model", "load_forward_model", "forward_record", "degrade_with_forward",
            "FORWARD_KIND"]
 
 FORWARD_KIND = "geosr.pairs.forward_model"
@@ -150,3 +150,30 @@ def load_forward_model(path: str | os.PathLike) -> dict[str, Any]:
     except ConfigError as err:
         raise InputError(f"invalid forward model: {err}", where=where) from None
     return record
+
+
+def degrade_with_forward(image: Any, forward: str | os.PathLike | Mapping[str, Any], *,
+                         seed: int | np.random.Generator | None = 0, crop: bool = False):
+    """Simulate the measured instrument's LR acquisition of ``image`` with a
+    ``forward_model.json`` (path or record): the project's own
+    :class:`geosr.degrade.ForwardModel` rebuilt from it. ``crop`` drops trailing pixels that
+    do not fill a block. Returns the LR :class:`Image` with ``metadata["degradation"]`` (the
+    record, plus ``forward_model``: the file).
+
+    >>> import numpy as np
+    >>> from geosr.core.image import Image
+    >>> record = forward_record([GaussianBlur(fwhm_um=0.4), Downsample(4)], [4, 4], [0.4, 0.4], {})
+    >>> degrade_with_forward(Image(np.ones((16, 16)), "YX", spacing=(0.1, 0.1)), record).shape
+    (4, 4)
+    """
+    from geosr.degrade import ForwardModel
+
+    record = dict(forward) if isinstance(forward, Mapping) else load_forward_model(forward)
+    model = ForwardModel.from_record(record)
+    if crop:
+        model = ForwardModel(tuple(Downsample(s.factors, crop=True) if isinstance(s, Downsample)
+                                   else s for s in model.steps))
+    out, rec = model.apply(image, seed)
+    rec["forward_model"] = (str(forward) if not isinstance(forward, Mapping)
+                            else "record")
+    return out.with_metadata(degradation=rec)

@@ -19,7 +19,7 @@ blur with respect to its width is ``∂B/∂σ_k = σ_k ∂²B/∂x_k²`` (heat 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -137,8 +137,12 @@ class LRModel:
         self._cache_sigma, self._images = key, images
         return images
 
-    def _sample(self, image: np.ndarray, q: np.ndarray, order: int) -> np.ndarray:
-        return ndimage.map_coordinates(image, q, order=order, mode="mirror",
+    def _sample(self, image: np.ndarray, where: Any, order: int) -> np.ndarray:
+        """Sample at ``where``: a coordinate array ``q`` or, for a pure shift, a
+        :class:`_Grid` (separable, much faster; same spline, same boundary)."""
+        if isinstance(where, _Grid):
+            return where.sample(image, order)
+        return ndimage.map_coordinates(image, where, order=order, mode="mirror",
                                        prefilter=False)
 
     def coordinates(self, x: np.ndarray, lr_start: Sequence[int], lr_shape: Sequence[int]
@@ -147,6 +151,14 @@ class LRModel:
         start = [s0 * f for s0, f in zip(lr_start, self.scale)]
         return self.transform_of(x).hr_coordinates(fine_shape, self.scale, self.hr.shape,
                                                    start)
+
+    def _where(self, x: np.ndarray, lr_start: Sequence[int], lr_shape: Sequence[int]) -> Any:
+        t = self.transform_of(x)
+        if self.transform != "translation":
+            return self.coordinates(x, lr_start, lr_shape)
+        fine_shape = [n * f for n, f in zip(lr_shape, self.scale)]
+        first = [s0 * f - sh * f for s0, f, sh in zip(lr_start, self.scale, t.shift)]
+        return _Grid(tuple(first), tuple(fine_shape))
 
     def _map(self, x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``f(M)`` and ``f'(M)``."""
@@ -161,8 +173,8 @@ class LRModel:
                ) -> np.ndarray:
         """``M = bin(B_σ(q))``, the HR blurred and binned onto the LR region (HR units)."""
         images = self._blurred(self.sigma_of(x), derivatives=False)
-        q = self.coordinates(x, lr_start, lr_shape)
-        return bin_blocks(self._sample(images["B"], q, 3), self.scale)
+        return bin_blocks(self._sample(images["B"], self._where(x, lr_start, lr_shape), 3),
+                          self.scale)
 
     def predict(self, x: np.ndarray, lr_start: Sequence[int], lr_shape: Sequence[int]
                 ) -> np.ndarray:
@@ -175,7 +187,7 @@ class LRModel:
         """``∂V/∂x`` at the masked LR pixels, shape ``(n_masked, len(x))``."""
         sigma = self.sigma_of(x)
         images = self._blurred(sigma, derivatives=True)
-        q = self.coordinates(x, lr_start, lr_shape)
+        q = self._where(x, lr_start, lr_shape)
         m = bin_blocks(self._sample(images["B"], q, 3), self.scale)
         f, fprime = self._map(x, m)
         a = float(x[self.index["a"]])
@@ -219,3 +231,43 @@ class LRModel:
             if d == 3:
                 cols[:, self.index["sigma_z"]] = 0.0
         return cols
+
+
+def _bspline3(d: np.ndarray) -> np.ndarray:
+    d = np.abs(d)
+    return np.where(d < 1, 2.0 / 3.0 - d ** 2 + d ** 3 / 2.0,
+                    np.where(d < 2, (2.0 - d) ** 3 / 6.0, 0.0))
+
+
+class _Grid:
+    """A regular grid shifted by a constant: HR coordinate ``first[k] + i`` along axis ``k``,
+    ``i = 0 .. shape[k] - 1``. Sampling is separable: per axis, 2 linear taps (order 1) or 4
+    cubic B-spline taps on spline coefficients (order 3), boundary ``mirror`` — the same
+    values as :func:`scipy.ndimage.map_coordinates` with ``prefilter=False``."""
+
+    def __init__(self, first: tuple[float, ...], shape: tuple[int, ...]):
+        self.first, self.shape = first, shape
+
+    def sample(self, image: np.ndarray, order: int) -> np.ndarray:
+        out = image
+        for axis, (f0, n) in enumerate(zip(self.first, self.shape)):
+            base = int(np.floor(f0))
+            frac = f0 - base
+            taps = (0, 1) if order == 1 else (-1, 0, 1, 2)
+            weights = ([1.0 - frac, frac] if order == 1
+                       else _bspline3(frac - np.array(taps, dtype=np.float64)))
+            lo = base + taps[0]
+            hi = base + taps[-1] + n
+            size = out.shape[axis]
+            pad = (max(0, -lo), max(0, hi - size))
+            if pad != (0, 0):
+                width = [(0, 0)] * out.ndim
+                width[axis] = pad
+                out = np.pad(out, width, mode="reflect" if size > 1 else "edge")
+            acc = None
+            for t, w in zip(taps, weights):
+                start = base + t + pad[0]
+                part = np.take(out, np.arange(start, start + n), axis=axis) * w
+                acc = part if acc is None else acc + part
+            out = acc
+        return out
