@@ -11,7 +11,8 @@ import typer
 
 from geosr.core.errors import ConfigError
 
-__all__ = ["calibrate", "trust", "acquisition_from_options", "run_trust", "print_verdict"]
+__all__ = ["calibrate", "trust", "acquisition_from_options", "forward_acquisition", "run_trust",
+           "print_verdict"]
 
 
 def acquisition_from_options(scale: Any, fwhm_um: Optional[List[float]],
@@ -32,6 +33,26 @@ def acquisition_from_options(scale: Any, fwhm_um: Optional[List[float]],
                                       read_noise=read_noise, offset=offset)
 
 
+def forward_acquisition(forward: Optional[Path], scale: Any, others_given: bool):
+    """The :class:`~geosr.trust.acquisition.Acquisition` of a ``forward_model.json`` (from
+    ``geosr pairs register``), or None without ``--forward``; its scale must be the model's."""
+    if forward is None:
+        return None
+    if others_given:
+        raise ConfigError("--forward already gives the acquisition", where="--forward",
+                          hint="drop --fwhm-um/--wavelength-nm/--na/--photons/--read-noise")
+    from geosr.pairs.forward import load_forward_model
+    from geosr.trust.acquisition import Acquisition
+
+    acq = Acquisition.from_record(load_forward_model(forward), source=str(forward))
+    if scale is not None and tuple(acq.scale_per_axis(len(scale))) != tuple(scale):
+        raise ConfigError(f"the forward model is for scale {acq.scale}, the model for "
+                          f"{tuple(scale)}", where=str(forward),
+                          hint="use the forward model of the acquisition the model super-"
+                               "resolves")
+    return acq
+
+
 def print_verdict(summary: dict, where: Path) -> None:
     verdict = summary.get("verdict", {})
     tiles = verdict.get("tiles", {})
@@ -39,13 +60,16 @@ def print_verdict(summary: dict, where: Path) -> None:
                f"{tiles.get('amber', 0)} amber, {tiles.get('red', 0)} red) -> {where}")
     for reason in verdict.get("global_reasons", [])[:4]:
         typer.echo(f"  - {reason}")
+    if summary.get("verdict_control"):
+        typer.echo(f"  {summary['verdict_control']}")
 
 
 def run_trust(prediction: Path, lr: Path, loaded: Any, *, card: Optional[Path],
               acquisition: Any, wavelength_nm: Optional[float], na: Optional[float],
               microscope: str, blur_fwhm_um: Optional[float], uncertainty: str,
               ensemble: Optional[Path], tile: Optional[int], device: str,
-              out: Optional[Path] = None) -> Path:
+              out: Optional[Path] = None, level: float = 0.05, control: str = "holm",
+              confidence: bool = False) -> Path:
     """Compute and write the trust report of one prediction; returns its folder."""
     from geosr.trust.report import trust_folder, trust_report
 
@@ -54,7 +78,8 @@ def run_trust(prediction: Path, lr: Path, loaded: Any, *, card: Optional[Path],
                           acquisition=acquisition, wavelength_nm=wavelength_nm, na=na,
                           microscope=microscope, blur_fwhm_um=blur_fwhm_um,
                           uncertainty=None if uncertainty == "none" else uncertainty,
-                          ensemble=ensemble, tile=tile, device=device, out=folder)
+                          ensemble=ensemble, tile=tile, device=device, out=folder,
+                          level=level, control=control, confidence=confidence)
     print_verdict(report.summary, folder)
     return folder
 
@@ -79,16 +104,26 @@ def calibrate(
                                    "guarantee holds for the simulated distribution only."),
     model_features: bool = typer.Option(False, "--model-features", help="Also gate on the "
                                         "model's own features (Mahalanobis)."),
+    element_confidence: bool = typer.Option(False, "--element-confidence", help="Also "
+                                            "calibrate the confidence of network elements "
+                                            "(components, branches)."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or cuda:N."),
+    forward: Optional[Path] = typer.Option(None, "--forward", help="forward_model.json of "
+                                           "the LR instrument (geosr pairs register)."),
 ) -> None:
     """Calibrate a model on held-out pairs: conformal intervals, OOD gate, reference
     statistics, written as a calibration card bound to the model's hash."""
     from geosr.trust.calibration import calibrate as run_calibrate
 
-    card = run_calibrate(model, pairs, alpha=alpha, alpha_ood=alpha_ood,
+    acq = None
+    if forward is not None:
+        from geosr.predict.core import resolve_model
+
+        acq = forward_acquisition(forward, tuple(resolve_model(model, device).scale), False)
+    card = run_calibrate(model, pairs, alpha=alpha, alpha_ood=alpha_ood, acquisition=acq,
                          uncertainty=uncertainty, ensemble=ensemble, tta_members=tta_members,
                          out=out, device=device, simulated=simulated,
-                         model_features=model_features)
+                         model_features=model_features, element_confidence=element_confidence)
     crc = card["intervals"]["crc"]
     typer.echo(f"calibrated on {card['data']['n_images']} image(s): lambda = {crc['lambda']} "
                f"(alpha {crc['alpha']}); card -> {card['path']}")
@@ -123,7 +158,17 @@ def trust(
     ensemble: Optional[Path] = typer.Option(None, "--ensemble", help="ensemble.json."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Verdict tile side in LR pixels "
                                        "(default 8 in 2D, 4 in 3D)."),
+    level: float = typer.Option(0.05, "--level", help="Error level of the tile tests across "
+                                "the image (family-wise with holm, false-discovery with bh)."),
+    control: str = typer.Option("holm", "--control", help="holm, bh or none (each tile on its "
+                                "own at --level)."),
+    confidence: bool = typer.Option(False, "--confidence", help="Also a confidence per "
+                                    "network element: elements.csv, element_confidence.tif "
+                                    "(needs --model)."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or cuda:N."),
+    forward: Optional[Path] = typer.Option(None, "--forward", help="forward_model.json of "
+                                           "the LR instrument (geosr pairs register): PSF, "
+                                           "binning and noise measured, not guessed."),
 ) -> None:
     """Evidence for an existing prediction: physics, data consistency, SQUIRREL, null space,
     uncertainty, calibrated intervals, OOD gate and a red/amber/green verdict per tile."""
@@ -134,8 +179,13 @@ def trust(
 
         loaded = resolve_model(model, device)
         scale = tuple(loaded.scale)
-    acq = acquisition_from_options(scale, fwhm_um, wavelength_nm, na, microscope, photons,
-                                   read_noise)
+    acq = forward_acquisition(forward, scale, bool(fwhm_um or wavelength_nm is not None or na
+                                                   is not None or photons is not None
+                                                   or read_noise))
+    if acq is None:
+        acq = acquisition_from_options(scale, fwhm_um, wavelength_nm, na, microscope, photons,
+                                       read_noise)
     run_trust(prediction, lr, loaded, card=card, acquisition=acq, wavelength_nm=wavelength_nm,
               na=na, microscope=microscope, blur_fwhm_um=blur_fwhm_um,
-              uncertainty=uncertainty, ensemble=ensemble, tile=tile, device=device, out=out)
+              uncertainty=uncertainty, ensemble=ensemble, tile=tile, device=device, out=out,
+              level=level, control=control, confidence=confidence)
