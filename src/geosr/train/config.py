@@ -65,10 +65,21 @@ _Strict = StrictModel   # the one definition: geosr.core.config
 
 
 class ModelConfig(_Strict):
-    """The architecture (``geosr.models.available_models()``) and its arguments."""
+    """The architecture (``geosr.models.available_models()``) and its arguments.
+
+    ``fsrcnn`` without arguments is the default light model: ``preset: fast`` over bicubic
+    interpolation (``residual_over: bicubic``, the fsrcnn default; issue #18). Any argument
+    given keeps the builder's defaults (``preset: paper``); ``{residual_over: none}`` alone is
+    the default model before it (paper preset, transposed-convolution tail, no residual)."""
 
     name: str = "fsrcnn"
     arguments: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _default_model(self) -> "ModelConfig":
+        if self.name == "fsrcnn" and not self.arguments:
+            object.__setattr__(self, "arguments", {"preset": "fast"})
+        return self
 
     @field_validator("name")
     @classmethod
