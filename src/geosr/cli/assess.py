@@ -145,6 +145,14 @@ def assess(
                               "thresholds (global methods)."),
     ignore_spacing: bool = typer.Option(False, "--ignore-spacing", help="Do not refuse pairs "
                                         "whose pixel size differs on the same shape."),
+    confidence: bool = typer.Option(False, "--confidence", help="A confidence per network "
+                                    "element of PRED (components, branches) from the model's "
+                                    "TTA members: PRED.elements/elements.csv and "
+                                    "element_confidence.tif (needs --model and --lr)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="The model that made PRED "
+                                         "(for --confidence)."),
+    lr: Optional[Path] = typer.Option(None, "--lr", help="The LR input PRED was made from "
+                                      "(for --confidence)."),
 ) -> None:
     """Network metrics: porosity, components, Betti numbers, clDice, skeleton length density,
     connectivity, thickness, lacunae, anisotropy, with the segmentation recorded."""
@@ -155,6 +163,10 @@ def assess(
     from geosr.core.errors import ConfigError
     from geosr.core.per_axis import one_or_per_axis
 
+    if confidence:
+        from geosr.trust.element_cli import check_confidence_options
+
+        check_confidence_options(pred, model, lr)
     try:
         seg = Segmentation.parse(segment.value, threshold=threshold, min_size_um=min_size_um,
                                  bright=not dark, block_um=block_um,
@@ -194,3 +206,7 @@ def assess(
     if result.overlays:
         typer.echo(f"overlays: {len(result.overlays)} files in {overlays} "
                    "(orange = missed, blue = invented, grey = both)")
+    if confidence:
+        from geosr.trust.element_cli import run_element_confidence
+
+        run_element_confidence(pred, model, lr, echo=typer.echo)

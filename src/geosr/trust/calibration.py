@@ -98,6 +98,51 @@ def list_pairs(folder: str | os.PathLike) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def _element_rows(pred: Image, lr: Image, y: np.ndarray, loaded: Any,
+                  tta_members: int | None) -> tuple[list, Any]:
+    """The element rows of one calibration prediction and whether each exists in the truth
+    (the HR target segmented by its own Otsu threshold)."""
+    from skimage.filters import threshold_otsu
+
+    from geosr.trust.elements import model_element_table, truth_labels
+
+    table = model_element_table(pred, lr, loaded, members=tta_members or 8,
+                                device=str(loaded.device))
+    return table.rows, truth_labels(table, y > threshold_otsu(y))
+
+
+def _element_calibration(per_image: list[tuple[list, Any]], tta_members: int | None
+                         ) -> dict[str, Any]:
+    """Fit the element calibration on the first half of the images, report the expected
+    calibration error on the other half, then refit on all (what the card keeps)."""
+    from geosr.trust.elements import (
+        auroc, expected_calibration_error, fit_calibration, reliability, row_inputs,
+    )
+
+    def pooled(items):
+        rows = [r for rs, _ in items for r in rs]
+        labels = np.concatenate([np.asarray(lab) for _, lab in items]) if items else []
+        return row_inputs(rows), np.asarray(labels)
+
+    half = len(per_image) // 2
+    (x1, y1), (x2, y2) = pooled(per_image[:half]), pooled(per_image[half:])
+    out: dict[str, Any] = {"members": tta_members or 8, "member_kind": "tta",
+                           "truth": "Otsu segmentation of each HR target, 1 px tolerance"}
+    try:
+        first = fit_calibration(*x1, y1)
+        out.update(ece_heldout=expected_calibration_error(y2, first(*x2)),
+                   auroc_heldout=auroc(y2, first(*x2)),
+                   reliability_heldout=reliability(y2, first(*x2)))
+    except InputError as err:
+        out["note"] = f"no held-out check: {err.message}"
+    (xa, ya) = pooled(per_image)
+    try:
+        out.update(fit_calibration(*xa, ya).to_dict())
+    except InputError as err:
+        return {**out, "note": err.message}
+    return out
+
+
 def _one_channel(values: np.ndarray, image: Image) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     return v[0] if image.has_channels else v
@@ -109,7 +154,8 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
               u_floor: float = 0.01, acquisition: Acquisition | None = None,
               tile: Any = None, out: str | os.PathLike | None = None, device: str = "cpu",
               simulated: bool = False, description: str | None = None,
-              model_features: bool = False) -> dict[str, Any]:
+              model_features: bool = False, element_confidence: bool = False
+              ) -> dict[str, Any]:
     """Calibrate ``model`` on held-out ``pairs`` and write the card (JSON) to ``out`` (default
     ``MODEL/calibration.json``). Returns the card.
 
@@ -135,6 +181,10 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
         Also fit a second OOD gate on the model's own features (Mahalanobis on
         ℓ2-normalised pooled activations); the two gates then share ``alpha_ood``
         (Bonferroni).
+    element_confidence:
+        Also calibrate the confidence of network elements (:mod:`geosr.trust.elements`):
+        the agreement of the TTA members per component and branch against the truth
+        (Otsu segmentation of each HR target), stored as ``card["elements"]``.
     """
     from geosr.io import load
     from geosr.predict import predict
@@ -146,6 +196,7 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
     items: Iterable = (list_pairs(pairs) if isinstance(pairs, (str, os.PathLike)) else pairs)
     all_ratios, feats, null_tiles, chi2s, names, mfeats = [], [], [], [], [], []
     sizes_mean, spacing, acq_used = [], None, acquisition
+    element_rows: list[tuple[list, Any]] = []
     for k, (lr_item, hr_item) in enumerate(items):
         lr = load(lr_item) if isinstance(lr_item, (str, os.PathLike)) else as_image(lr_item)
         hr = load(hr_item) if isinstance(hr_item, (str, os.PathLike)) else as_image(hr_item)
@@ -156,6 +207,8 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
         if y.shape != yhat.shape:
             raise InputError(f"HR target {y.shape} does not match the prediction {yhat.shape}",
                              where=names[-1], hint="HR must be the LR's size × the scale")
+        if element_confidence:
+            element_rows.append(_element_rows(pred, lr, y, loaded, tta_members))
         u, _ = size_map(lr, loaded, kind=uncertainty, ensemble=ensemble,
                         tta_members=tta_members, u_floor=u_floor, device=str(loaded.device))
         all_ratios.append(ratios(y, yhat, u))
@@ -232,6 +285,8 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
                          "halfwidth_rel": halfwidths, "chi2_per_pixel": sorted(chi2s)},
         "scope": ("simulated pairs: the guarantee holds for the simulated distribution only"
                   if simulated else "held-out paired images from the deployment distribution"),
+        "elements": _element_calibration(element_rows, tta_members) if element_confidence
+        else None,
     }
     card = to_jsonable(card)
     target = Path(out) if out is not None else default_card_path(loaded)

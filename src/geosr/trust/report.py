@@ -106,6 +106,21 @@ def _resolve_model(model: Any, device: str, scale: tuple[int, ...]) -> Any:
     return loaded
 
 
+def _check_options(level: float, control: str, confidence: bool, model: Any) -> None:
+    """Refuse bad options before any work."""
+    from geosr.core.errors import ConfigError
+    from geosr.trust.multiple import CONTROLS
+
+    if not 0.0 < float(level) < 1.0:
+        raise ConfigError(f"the verdict level must be in (0, 1), got {level}", where="level")
+    if control not in CONTROLS:
+        raise ConfigError(f"unknown error control {control!r}", where="control",
+                          hint="use " + ", ".join(CONTROLS))
+    if confidence and model is None:
+        raise ConfigError("element confidence needs the model that made the prediction",
+                          where="model", hint="give --model M with --confidence")
+
+
 def _card_reasons(ctx: TrustContext) -> list[str]:
     """Why the card does not apply to this model and input (model, scale, pixels, forward
     model; a prediction made by another model)."""
@@ -200,6 +215,7 @@ def trust_report(prediction: Any, lr: Any, *, model: Any = None, card: Any = "au
     out:
         Folder to write the maps and ``trust.json`` into (atomically).
     """
+    _check_options(level, control, confidence, model)
     pred, low = _load(prediction, "prediction"), _load(lr, "lr")
     ctx = TrustContext(pred=pred, low=low, wavelength_nm=wavelength_nm, na=na,
                        microscope=microscope, blur_fwhm_um=blur_fwhm_um,

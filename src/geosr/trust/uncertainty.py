@@ -86,6 +86,7 @@ class UncertaintyResult:
     std: np.ndarray
     members: int
     kind: str
+    samples: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         return {"kind": self.kind, "members": self.members,
@@ -138,7 +139,8 @@ def tta(image: Image | np.ndarray, predictor: Predictor | Any, *,
         outs.append(g.invert(pred))
     stack = np.stack(outs)
     return UncertaintyResult(mean=stack.mean(0), std=stack.std(0, ddof=1) if len(outs) > 1
-                             else np.zeros_like(stack[0]), members=len(outs), kind="tta")
+                             else np.zeros_like(stack[0]), members=len(outs), kind="tta",
+                             samples=stack)
 
 
 def load_ensemble(path: str | os.PathLike) -> list[Path]:
@@ -175,7 +177,7 @@ def ensemble_predict(image: Image | np.ndarray, members: Sequence[Any] | str | o
         outs.append(pred[0] if pred.ndim == image.dims + 1 else pred)
     stack = np.stack(outs)
     return UncertaintyResult(mean=stack.mean(0), std=stack.std(0, ddof=1), members=len(outs),
-                             kind="ensemble")
+                             kind="ensemble", samples=stack)
 
 
 def has_variance_head(model: Any) -> bool:
