@@ -174,7 +174,7 @@ def _ct_options(modality: str, scale: Optional[List[int]], preset: Optional[str]
     from geosr.degrade.ct_degrade import ct_arguments, ct_model
 
     options = {"scale": scale[0] if scale else None, "preset": preset, "n_angles": angles,
-               "i0": None if i0 == 0 else i0, "detector_fwhm_um": fwhm, "filter": ct_filter,
+               "i0": i0, "detector_fwhm_um": fwhm, "filter": ct_filter,
                "intensity_range": ct_arguments(intensity_range), "bit_depth": bit_depth}
     ct_model(spacing_um=1.0 if preset is None else _preset_spacing(preset, scale),
              **options)  # validates the options now

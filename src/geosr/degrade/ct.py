@@ -12,7 +12,8 @@ processed slice by slice after detector blur and row binning along Z):
    ``"two_phase"`` gives μ_hi where the intensity is >= ``threshold`` and μ_lo elsewhere.
 2. **Projection**: line integrals ``p = ∫ μ dl`` over ``n_angles`` angles evenly spaced over
    180°, by :func:`skimage.transform.radon` (``circle=False``: the whole field is inside the
-   detector; a non-square field is reflect-padded to a square, cropped again after FBP).
+   detector; the field is reflect-padded to a square and, with ``extend``, by a few voxels
+   more, as the inside of a larger object; the reconstruction is cropped back).
 3. **Beam hardening** (optional, ``beam_hardening = b``): ``p → p / (1 + b p)`` (cupping).
 4. **Detector**: transmission ``T = exp(-p)`` is blurred by a Gaussian of FWHM
    ``detector_fwhm_um`` and integrated over detector pixels ``scale`` HR pixels wide whose centres
@@ -314,6 +315,11 @@ class CTScan:
         ``attenuation`` (μ in 1/cm).
     crop:
         Drop trailing pixels that do not fill a voxel instead of raising :class:`InputError`.
+    extend:
+        True (default): the object continues beyond the field of view (the image is
+        reflect-padded by whole voxels, ``1.5 × FWHM + 2`` voxels, before projection and the
+        reconstruction cropped back: an interior region of a larger sample, such as a cortex
+        biopsy of a radius). False: the image is the whole object, surrounded by air.
 
     >>> step = CTScan(scale=2, n_angles=60)
     >>> step.params()["name"], step.linear
@@ -336,6 +342,7 @@ class CTScan:
     output: str = "intensity"
     crop: bool = False
     interpolation: str = "linear"
+    extend: bool = True
 
     name: ClassVar[str] = "ct_scan"
     linear: ClassVar[bool] = False
@@ -363,6 +370,7 @@ class CTScan:
             raise ConfigError(f"needs at least one flat frame, got {self.n_flats!r}",
                               where="n_flats")
         object.__setattr__(self, "n_flats", int(self.n_flats))
+        object.__setattr__(self, "extend", bool(self.extend))
         _choice(self.filter, FILTERS, "filter")
         _choice(self.attenuation, ATTENUATION_MODELS, "attenuation")
         _choice(self.output, OUTPUTS, "output")
@@ -429,12 +437,15 @@ class CTScan:
         """One 2D μ slice (dimensions multiples of ``scale``) → FBP on the coarse grid."""
         s = self.scale
         ny, nx = mu.shape
+        fwhm_px = self.detector_fwhm_um / pixel_um
+        # whole LR voxels of reflected object around the field, so the grid stays aligned
+        margin = (int(math.ceil(1.5 * fwhm_px / s)) + 2) if self.extend else 0
         side = max(ny, nx)
-        if side != ny or side != nx:
-            mu = np.pad(mu, ((0, side - ny), (0, side - nx)), mode="reflect")
+        mu = np.pad(mu, ((margin * s, side - ny + margin * s),
+                         (margin * s, side - nx + margin * s)), mode="reflect")
+        side = mu.shape[0]
         n_lr = side // s
         axis_offset = (n_lr // 2) * s + (s - 1) / 2.0 - side // 2
-        fwhm_px = self.detector_fwhm_um / pixel_um
         n_det = int(math.ceil(n_lr * math.sqrt(2.0) + 2 * fwhm_px / s)) + 4
         angles = self.angles_deg
         p_hr = project(mu, angles, pixel_um)
@@ -449,7 +460,7 @@ class CTScan:
                                               frames["dark"], floor=floor)
         recon = fbp(p_lr, angles, output_size=n_lr, pixel_um=pixel_um * s,
                     filter_name=self.filter, interpolation=self.interpolation)
-        return recon[:ny // s, :nx // s], clipped
+        return recon[margin:margin + ny // s, margin:margin + nx // s], clipped
 
     def params(self, image: Image | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}

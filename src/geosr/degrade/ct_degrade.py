@@ -42,7 +42,8 @@ def ct_model(*, spacing_um: float, scale: int | None = None, preset: str | None 
     """The :class:`ForwardModel` ``[CTScan(...)(, Quantize)]`` for HR pixels of
     ``spacing_um`` µm: from ``preset`` (``scale`` then optional: it follows from the preset's
     voxel; if given, the voxel becomes ``scale × spacing_um``) or from ``scale`` alone (the
-    :class:`CTScan` defaults). ``fields``: :class:`CTScan` fields; None values are ignored.
+    :class:`CTScan` defaults). ``fields``: :class:`CTScan` fields; None values are ignored
+    (the preset's or the default value applies), ``i0=0`` means noise free.
     """
     unknown = sorted(set(fields) - set(CT_FIELDS))
     if unknown:
@@ -50,6 +51,8 @@ def ct_model(*, spacing_um: float, scale: int | None = None, preset: str | None 
                           hint="use " + ", ".join(CT_FIELDS))
     given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items()
              if v is not None}
+    if given.get("i0") == 0:  # 0 = noise free (None would mean "the preset's dose")
+        given["i0"] = None
     if preset is not None:
         if scale is not None:
             given["voxel_um"] = float(scale) * float(spacing_um)
