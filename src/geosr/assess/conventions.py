@@ -34,6 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.per_axis import per_axis
 
 __all__ = ["Convention", "MetricResult", "Pair", "FITS", "resolve_data_range",
            "prepare_pair", "crop_border", "affine_fit", "shape_mismatch_hint"]
@@ -206,13 +207,7 @@ def resolve_data_range(data_range: Any, pred: np.ndarray, gt: np.ndarray,
 
 
 def _crop_tuple(crop: int | Sequence[int], dims: int) -> tuple[int, ...]:
-    if isinstance(crop, (int, np.integer)):
-        crop = (int(crop),) * dims
-    crop = tuple(int(c) for c in crop)
-    if len(crop) != dims or any(c < 0 for c in crop):
-        raise ConfigError(f"must be a non-negative integer or one per spatial axis ({dims}), "
-                          f"got {crop}", where="crop")
-    return crop
+    return per_axis(crop, dims, where="crop", kind=int, minimum=0, unit="pixels")
 
 
 def crop_border(array: np.ndarray, crop: int | Sequence[int], *, channel_axis: int | None = None

@@ -37,6 +37,7 @@ import numpy as np
 from geosr.core.errors import ConfigError
 from geosr.core.files import to_jsonable
 from geosr.core.image import Image, as_image
+from geosr.core.per_axis import per_axis
 from geosr.core.seeding import resolve_seed
 from geosr.degrade.operator import SeparableOperator
 from geosr.degrade.psf import DEFAULT_REFRACTIVE_INDEX, MICROSCOPE_KINDS
@@ -166,11 +167,7 @@ class ForwardModel:
         if spacing_um is None:
             raise ConfigError("the operator needs the pixel spacing", where="spacing_um",
                               hint="pass spacing_um= (µm per pixel, per axis) or an Image")
-        spacing = (tuple(float(s) for s in spacing_um) if np.ndim(spacing_um)
-                   else (float(spacing_um),) * len(shape))
-        if len(spacing) != len(shape):
-            raise ConfigError(f"{len(spacing)} spacings for a {len(shape)}-D shape",
-                              where="spacing_um")
+        spacing = per_axis(spacing_um, len(shape), where="spacing_um", positive=True, unit="µm")
         import scipy.sparse as sp
 
         matrices = [sp.identity(n, dtype=np.float64, format="csr") for n in shape]

@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from geosr.core.errors import ConfigError
+from geosr.core.per_axis import per_axis
 from geosr.models.layers import normalize_scale
 from geosr.models.registry import build_model, narrow_arguments
 
@@ -305,7 +306,7 @@ def model_summary(model_or_name: nn.Module | str, *, dims: int, scale: int | Seq
     in_channels = getattr(model, "in_channels", in_channels)
     if input_size is None:
         input_size = 32 if dims == 2 else 12
-    size = (input_size,) * dims if isinstance(input_size, int) else tuple(input_size)
+    size = per_axis(input_size, dims, where="input_size", kind=int, minimum=1)
     was_training = model.training
     model.eval()
     try:

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from geosr.core.per_axis import per_axis
 from geosr.data.pairs import Pair
 
 __all__ = ["ValImage", "prepare_validation", "psnr", "evaluate", "bicubic_baseline",
@@ -59,7 +60,7 @@ def prepare_validation(pairs: Sequence[Pair], scale: int | Sequence[int], max_si
             start = (n - m) // 2
             box.append((start, start + m))
         lr = pair.lr[(slice(None),) + tuple(slice(a, b) for a, b in box)]
-        factors = tuple(scale) if isinstance(scale, (tuple, list)) else (scale,) * len(box)
+        factors = per_axis(scale, len(box), where="scale", kind=int, minimum=1)
         hr = pair.hr[(slice(None),) + tuple(slice(a * f, b * f) for (a, b), f in
                                             zip(box, factors))]
         out.append(ValImage(pair.name, torch.from_numpy(np.ascontiguousarray(lr))[None],
