@@ -51,6 +51,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 
 from geosr.core.config import StrictModel
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.per_axis import per_axis
 from geosr.data.sources import DataSource, PhantomPairs
 from geosr.train.config_families import (AdversarialConfig, CycleGANConfig,
                                          IsotropicConfig, ZSSRConfig)
@@ -128,7 +129,8 @@ class PatchConfig(_Strict):
     foreground_percentile: Annotated[float, Field(gt=0, lt=100)] = 95.0
 
     def per_axis(self, dims: int) -> tuple[int, ...]:
-        return tuple(self.size) if isinstance(self.size, list) else (self.size,) * dims
+        """``size`` per spatial axis (HR pixels)."""
+        return per_axis(self.size, dims, where="patch.size", kind=int, minimum=2)
 
 
 class AugmentConfig(_Strict):
