@@ -125,11 +125,11 @@ def test_report_2d_with_truth_numbers_equal_evaluate_and_assess(bone, tmp_path):
                        truth=root / "hr" / "s1.tif", model=bone["model2"], data_range=255,
                        out=tmp_path / "r.html")
     page = out.read_text(encoding="utf-8")
-    for title in ("s1: images", "s1: error map", "s1: zoom 1", "s1: zoom 2", "s1: image quality",
-                  "s1: network metrics", "s1: trust evidence", "s1: plots", "s1: provenance"):
+    for title in ("s1: Images", "s1: Error map", "s1: Zoom 1", "s1: Zoom 2", "s1: Image quality",
+                  "s1: Network metrics", "s1: Trust evidence", "s1: Plots", "s1: Provenance"):
         assert f">{title}</h2>" in page, title
-    assert "low-resolution input, pixel 39x39 µm (64x64 px)" in page
-    assert "truth, pixel 19.5x19.5 µm (128x128 px)" in page
+    assert "low-resolution input, pixel 39 µm (64x64 px)" in page
+    assert "truth, pixel 19.5 µm (128x128 px)" in page
     data = _data(page)["images"][0]
     # image quality: exactly geosr.evaluate's numbers, for the prediction and the bicubic
     ref = geosr.evaluate(str(root / "sr" / "s1.tif"), str(root / "hr" / "s1.tif"),
@@ -178,7 +178,7 @@ def test_report_reads_evaluate_and_assess_outputs_without_computing(bone, tmp_pa
     assert [r for r in data["network"]["rows"]["prediction"]
             if r["metric"] == "clDice"][0]["prediction"] == clDice
     assert "network missed / invented" in page   # the overlay PNG written by assess
-    assert "trust" not in data and ": trust evidence</h2>" not in page   # nothing computed
+    assert "trust" not in data and ": Trust evidence</h2>" not in page   # nothing computed
 
 
 def test_report_3d_stack_orthoslices_and_stepper(bone, tmp_path):
@@ -190,8 +190,8 @@ def test_report_3d_stack_orthoslices_and_stepper(bone, tmp_path):
                        network_metrics="porosity,components,topology,cldice",
                        point_um=(97.5, 400.0, 500.0), out=tmp_path / "r3.html")
     page = out.read_text(encoding="utf-8")
-    assert ">sr3d: orthogonal slices through (z, y, x) = (97.5, 400, 500) µm</h2>" in page
-    assert ">sr3d: images (XY slice at z = 97.5 µm)</h2>" in page
+    assert ">sr3d: Orthogonal slices through (z, y, x) = (97.5, 400, 500) µm</h2>" in page
+    assert ">sr3d: Images (XY slice at z = 97.5 µm)</h2>" in page
     for plane in ("XZ slice: truth", "YZ slice: truth", "maximum along Z: truth"):
         assert plane in page
     steppers = re.findall(r"<figure class='stepper'>(.*?)</figure>", page, re.S)
@@ -232,7 +232,7 @@ def test_report_folder_index_worst_first_with_links(bone, tmp_path):
     expected = sorted(index, key=worst_first_key)
     assert [name for _, name in shown] == [r["name"] for r in expected]
     for anchor, name in shown:
-        assert f"<h2 id='{anchor}'>{name}: images</h2>" in page
+        assert f"<h2 id='{anchor}'>{name}: Images</h2>" in page
     assert "<table class='sortable'>" in table and table.count("class='thumb'") == 3
     for r in index:   # the index shows each image's own numbers
         assert f"{r['SSIM']:.4f}" in table

@@ -80,22 +80,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", *, scale: int = 4, seed: int 
         Held-out simulated pairs that calibrate the model's trust evidence (default 12; 0 skips
         calibration: the verdict is then red, "no calibration card").
     """
-    from geosr.degrade import degrade
-    from geosr.io import save
-    from geosr.phantoms import phantom
-    from geosr.predict import predict
-    from geosr.resample import upscale
-    from geosr.train import train
-
-    if scale not in (2, 4, 8):
-        raise ConfigError(f"must be 2, 4 or 8, got {scale}", where="scale")
-    steps = DEMO_TRAINING["train"]["steps"] if train_steps is None else int(train_steps)
-    if steps < 0:
-        raise ConfigError(f"must be >= 0, got {steps}", where="train_steps")
-    n_calibration = (DEMO_DEFAULTS["calibration_pairs"] if calibration_pairs is None
-                     else int(calibration_pairs))
-    if n_calibration < 0:
-        raise ConfigError(f"must be >= 0, got {n_calibration}", where="calibration_pairs")
+    steps, n_calibration = _check_arguments(scale, train_steps, calibration_pairs)
     out = Path(out)
     with atomic_path(out, is_dir=True) as tmp, progress_bar() as bar:
         task = bar.add_task("demo", total=5 + len(DEMO_DEFAULTS["methods"])) \
@@ -105,46 +90,80 @@ def run_demo(out: str | os.PathLike = "runs/demo", *, scale: int = 4, seed: int 
             if task is not None:
                 bar.update(task, advance=1, description=description)
 
-        truth = phantom(**DEMO_DEFAULTS["phantom"],
-                        seed=DEMO_DEFAULTS["truth_seed_offset"] + seed)
-        truth.save(tmp / "truth")
-        advance("phantom")
-        low = degrade(truth.image, scale=scale, seed=seed, **DEMO_DEFAULTS["acquisition"])
-        save(low, tmp / "lr.tif")
-        write_json(tmp / "lr.tif.params.json", low.metadata["degradation"])
-        advance("degraded")
-        upscaled = {}
-        for method in DEMO_DEFAULTS["methods"]:
-            upscaled[method] = upscale(low, scale, method=method)
-            save(upscaled[method], tmp / f"upscaled_{method}.tif")
-            advance(method)
-        predicted = {}
+        truth, low, upscaled = _simulate(tmp, scale, seed, advance)
+        model_dir, predicted, trust = None, {}, None
         if steps > 0:
-            model_dir = train(DEMO_TRAINING, scale=scale, seed=seed, steps=steps,
-                              out=str(tmp / "training"), show_progress=show_progress)
-            predicted["fsrcnn"] = predict(low, model_dir, device="cpu")
-            save(predicted["fsrcnn"], tmp / "predicted_fsrcnn.tif")
+            model_dir, predicted = _train_and_predict(tmp, low, scale, seed, steps,
+                                                      show_progress)
         advance("model")
-        trust = None
         if steps > 0:
             trust = _trust_evidence(model_dir, low, predicted["fsrcnn"], tmp, scale, seed,
                                     n_calibration)
         advance("trust")
-        outputs = {"bicubic": upscaled["bicubic"], **predicted}
-        metrics = _image_metrics(truth.image, outputs)
-        write_json(tmp / "metrics.json", metrics)
-        network = _network_metrics(truth.image, outputs)
-        write_json(tmp / "network_metrics.json", network)
+        case = _case(truth, low, upscaled, predicted, scale, trust, model_dir)
+        write_json(tmp / "metrics.json", _image_metrics(case))
+        write_json(tmp / "network_metrics.json", _network_metrics(case))
         write_json(tmp / "run.json", {"job": "demo", "scale": scale, "seed": seed,
                                       "train_steps": steps, "training": DEMO_TRAINING,
                                       "defaults": DEMO_DEFAULTS,
                                       "phantom_params": truth.params,
                                       "degradation": low.metadata["degradation"],
                                       "environment": environment()})
-        _write_report(tmp / "report.html", truth, low, upscaled, predicted, metrics, network,
-                      scale, trust)
+        _write_report(tmp / "report.html", case, truth, upscaled, scale)
         advance("report")
     return out / "report.html"
+
+
+def _check_arguments(scale: int, train_steps: int | None, calibration_pairs: int | None
+                     ) -> tuple[int, int]:
+    """Refuse bad arguments before any work; return (training steps, calibration pairs)."""
+    if scale not in (2, 4, 8):
+        raise ConfigError(f"must be 2, 4 or 8, got {scale}", where="scale")
+    steps = DEMO_TRAINING["train"]["steps"] if train_steps is None else int(train_steps)
+    if steps < 0:
+        raise ConfigError(f"must be >= 0, got {steps}", where="train_steps")
+    n_calibration = (DEMO_DEFAULTS["calibration_pairs"] if calibration_pairs is None
+                     else int(calibration_pairs))
+    if n_calibration < 0:
+        raise ConfigError(f"must be >= 0, got {n_calibration}", where="calibration_pairs")
+    return steps, n_calibration
+
+
+def _simulate(tmp: Path, scale: int, seed: int, advance):
+    """The phantom (``truth/``), its simulated acquisition (``lr.tif`` + parameters) and the
+    classical upsamplings (``upscaled_<method>.tif``)."""
+    from geosr.degrade import degrade
+    from geosr.io import save
+    from geosr.phantoms import phantom
+    from geosr.resample import upscale
+
+    truth = phantom(**DEMO_DEFAULTS["phantom"], seed=DEMO_DEFAULTS["truth_seed_offset"] + seed)
+    truth.save(tmp / "truth")
+    advance("phantom")
+    low = degrade(truth.image, scale=scale, seed=seed, **DEMO_DEFAULTS["acquisition"])
+    save(low, tmp / "lr.tif")
+    write_json(tmp / "lr.tif.params.json", low.metadata["degradation"])
+    advance("degraded")
+    upscaled = {}
+    for method in DEMO_DEFAULTS["methods"]:
+        upscaled[method] = upscale(low, scale, method=method)
+        save(upscaled[method], tmp / f"upscaled_{method}.tif")
+        advance(method)
+    return truth, low, upscaled
+
+
+def _train_and_predict(tmp: Path, low, scale: int, seed: int, steps: int,
+                       show_progress: bool):
+    """Train the default light model on other phantoms (``training/``) and apply it."""
+    from geosr.io import save
+    from geosr.predict import predict
+    from geosr.train import train
+
+    model_dir = train(DEMO_TRAINING, scale=scale, seed=seed, steps=steps,
+                      out=str(tmp / "training"), show_progress=show_progress)
+    prediction = predict(low, model_dir, device="cpu")
+    save(prediction, tmp / "predicted_fsrcnn.tif")
+    return model_dir, {"fsrcnn": prediction}
 
 
 def _trust_evidence(model_dir: Path, low, prediction, tmp: Path, scale: int, seed: int,
@@ -174,23 +193,55 @@ def _trust_evidence(model_dir: Path, low, prediction, tmp: Path, scale: int, see
                         microscope=acquisition["microscope"], out=tmp / "trust")
 
 
-def _image_metrics(truth, outputs: dict) -> dict:
-    """PSNR and SSIM of each output against the truth on the phantom's intensity scale
-    (data range 1, whole field, no fit), with their conventions."""
-    from geosr.assess import psnr, ssim
+def _case(truth, low, upscaled: dict, predicted: dict, scale: int, trust,
+          model_dir: Path | None):
+    """The demo as one report case (the same :mod:`geosr.report` code as ``geosr report``):
+    the model's prediction (bicubic when no model was trained) beside bicubic and the truth,
+    image quality on the whole field (no crop, data range 1: the phantom's scale) and the
+    network metrics of both against the truth (Otsu of the truth)."""
+    from geosr.report.build import evaluation_part, model_info, network_part
+    from geosr.report.case import Case, Evidence
 
-    gt = truth.numpy()
-    result = {}
-    for name, image in outputs.items():
-        p = psnr(image.numpy(), gt, data_range=1.0)
-        s = ssim(image.numpy(), gt, data_range=1.0)
-        result[name] = {"psnr_db": round(float(p.value), 3), "ssim": round(float(s.value), 4)}
+    info = model_info(model_dir) if model_dir is not None else None
+    prediction = predicted.get("fsrcnn", upscaled["bicubic"])
+    case = Case(name="dentin phantom", prediction=prediction, lr=low, truth=truth.image,
+                interpolation=upscaled["bicubic"] if predicted else None, model=info,
+                model_shown="training/model" if info is not None else "")
+    case.labels = {"prediction": f"fsrcnn (trained on other phantoms) ×{scale}" if predicted
+                   else f"bicubic ×{scale}", "interpolation": f"bicubic ×{scale}"}
+    case.files = {"prediction": "predicted_fsrcnn.tif" if predicted else
+                  "upscaled_bicubic.tif", "lr": "lr.tif", "truth": "truth/image.tif"}
+    case.evaluation = evaluation_part(case, data_range=1.0, crop=0)
+    case.evaluation.convention["truth"] = "phantom intensities in [0, 1]; whole field"
+    case.network = network_part(case, sorted({g for g, _ in _NETWORK_ROWS}), None)
+    if trust is not None:
+        case.trust = Evidence(trust.summary, maps=dict(trust.maps), where="trust/",
+                              source="computed by the demo")
+    case.commands = {"prediction": "geosr demo (trained model applied to lr.tif)",
+                     "image quality": "geosr evaluate PRED truth/image.tif --data-range 1 "
+                                      "--crop 0 (same function)",
+                     "network metrics": "geosr assess PRED truth/image.tif (same function)",
+                     "trust evidence": "calibrated on held-out simulated pairs (run.json)"}
+    return case
+
+
+def _keys(case) -> dict[str, str]:
+    """Report labels → the demo's file names for them (``fsrcnn``, ``bicubic``)."""
+    return {"prediction": "fsrcnn", "interpolation": "bicubic"} if \
+        case.interpolation is not None else {"prediction": "bicubic"}
+
+
+def _image_metrics(case) -> dict:
+    """PSNR and SSIM of each output against the truth, as the report shows them."""
+    result = {name: {"psnr_db": round(case.evaluation.values[key]["PSNR"], 3),
+                     "ssim": round(case.evaluation.values[key]["SSIM"], 4)}
+              for key, name in _keys(case).items()}
     result["convention"] = ("truth = phantom intensities in [0, 1]; data range 1.0; whole "
                             "field, no border crop; no intensity fit")
     return result
 
 
-#: Network metrics shown in the report: (group, metric) -> label.
+#: Network metrics kept in network_metrics.json: (group, metric) -> label.
 _NETWORK_ROWS = {
     ("components", "components"): "connected components",
     ("components", "object_F1"): "component F1",
@@ -204,174 +255,66 @@ _NETWORK_ROWS = {
 }
 
 
-def _network_metrics(truth, outputs: dict) -> dict:
-    """Network metrics of each output against the truth, both segmented by the Otsu threshold
-    of the truth (the segmentation is recorded)."""
-    from geosr.assess.network import assess_network
-
-    groups = sorted({group for group, _ in _NETWORK_ROWS})
+def _network_metrics(case) -> dict:
+    """The network metrics the report shows, for bicubic and the model, keyed by label."""
     result: dict = {}
-    for name, image in outputs.items():
-        assessment = assess_network(image, truth, metrics=groups)
-        rows = {(r["group"], r["metric"]): r for r in assessment.rows}
-        result[name] = {label: {"prediction": rows[key]["prediction"], "truth": rows[key]["truth"]}
-                        for key, label in _NETWORK_ROWS.items() if key in rows}
-        result["segmentation"] = assessment.segmentation
+    for key, name in _keys(case).items():
+        rows = {(r["group"], r["metric"]): r for r in case.network.rows[key]}
+        result[name] = {label: {"prediction": rows[k]["prediction"], "truth": rows[k]["truth"]}
+                        for k, label in _NETWORK_ROWS.items() if k in rows}
+    result["segmentation"] = case.network.segmentation
     return result
 
 
-def _trust_section(trust, prediction, pixel: float, window: tuple[float, float]):
-    """The report section on the trust evidence of the model's prediction."""
-    from collections import Counter
-
-    import numpy as np
-
-    from geosr.report import Figure, Section, panel_png, verdict_overlay_png
-
-    maps, summary = trust.maps, trust.summary
-    verdict = summary["verdict"]
-    src, bar = verdict_overlay_png(prediction, maps["verdict"], window, pixel)
-    counts = ", ".join(f"{n} {label}" for label, n in verdict["tiles"].items())
-    figures = [Figure(src, f"fsrcnn prediction, tiles tinted by verdict ({counts}); {bar}")]
-    described = {"consistency_z": ("|z| of the re-degraded prediction minus the measured input "
-                                   "(0 black to 4 white; ±1 is noise alone)", (0.0, 4.0), True),
-                 "nullspace_energy": ("energy of the part of the prediction the measurement "
-                                      "cannot see (0 to its 99th percentile)", None, False),
-                 "uncertainty_std": ("spread of the prediction under test-time augmentation "
-                                     "(0 to its 99th percentile)", None, False)}
-    for name, (caption, window_map, absolute) in described.items():
-        if name not in maps:
-            continue
-        image = maps[name]
-        if absolute:
-            image = image.replace(data=np.abs(image.numpy()))
-        shown = window_map or (0.0, float(np.percentile(image.numpy(), 99)) or 1.0)
-        src, bar = panel_png(image, shown, pixel)
-        figures.append(Figure(src, f"{caption}; {bar}"))
-    reasons = Counter(reason.split(" (")[0] for tile in verdict["tile_reasons"]
-                      for reason in tile["reasons"])
-    items = "".join(f"<li>{html.escape(reason)}: {count} tiles</li>"
-                    for reason, count in reasons.most_common())
-    global_items = "".join(f"<li>{html.escape(r)}</li>" for r in verdict["global_reasons"])
-    facts = {}
-    consistency = summary.get("consistency", {})
-    if "chi2_per_pixel" in consistency:
-        facts["χ²/N of the re-degraded prediction (1 = noise alone)"] = \
-            f"{consistency['chi2_per_pixel']:.3g}"
-    intervals = summary.get("intervals", {})
-    if intervals.get("halfwidth_rel") is not None:
-        facts["calibrated interval half-width (share of the input range)"] = \
-            f"{intervals['halfwidth_rel']:.3g} ({intervals['guarantee']}; {intervals['scope']})"
-    elif "refused" in intervals:
-        facts["calibrated intervals"] = "refused: " + "; ".join(intervals["refused"])
-    elif "note" in intervals:
-        facts["calibrated intervals"] = intervals["note"]
-    ood = summary.get("ood", {})
-    facts["out-of-distribution gate"] = (
-        ood.get("skipped") or f"p = {ood['pvalue']:.3g}, "
-        f"{'flagged' if ood['flag'] else 'not flagged'} at α = {ood['alpha']:g}"
-        + ("" if ood.get("can_flag", True) else
-           f" (with {ood['n_calibration']} calibration inputs it cannot flag at this α)"))
-    physics = summary.get("physics", {})
-    if "supported_scale" in physics:
-        facts["SR factor the optics support"] = f"{physics['supported_scale']:.2f}"
-    text = (f"<p>Verdict of the image: <b>{html.escape(verdict['image'])}</b> — "
-            f"{html.escape(verdict['meaning'])}. Green never means correct: it means consistent "
-            "with the measured data and, for images like the calibration set, within the "
-            "calibrated interval. Maps and the full record are in <code>trust/</code> "
-            "(<code>trust.json</code>); what each map cannot detect is in the README.</p>"
-            + (f"<p>Reasons for the whole image:</p><ul>{global_items}</ul>" if global_items
-               else "")
-            + (f"<p>Reasons given for tiles:</p><ul>{items}</ul>" if items else ""))
-    return Section("Trust evidence for the model's prediction", figures, text=text,
-                   tables=[("evidence", facts)])
-
-
-def _write_report(path: Path, truth, low, upscaled: dict, predicted: dict, metrics: dict,
-                  network: dict, scale: int, trust=None) -> Path:
-    from geosr.report import Figure, Section, display_range, panel_png, write_html_report
+def _classical_section(truth, upscaled: dict, scale: int):
+    """The classical upsamplers and the true pore mask on the central quarter."""
+    from geosr.report import Figure, Section, display_range, panel_png
 
     hr = truth.image
-    window = display_range(hr.numpy())
-    pixel = hr.spacing_um[-1]
-    # a zoomed field of view a quarter of the width, centred on the image
+    window, pixel = display_range(hr.numpy()), hr.spacing_um[-1]
     extent = hr.extent_um
     zoom = (extent[-2] * 3 / 8, extent[-1] * 3 / 8, extent[-2] / 4, extent[-1] / 4)
-
-    def figures(crop):
-        panels = [(low, f"low-resolution input, pixel {low.spacing_um[-1]:g} µm "
-                        f"({'x'.join(map(str, low.shape))} px)"),
-                  (upscaled["bicubic"], f"bicubic ×{scale}, pixel "
-                                        f"{upscaled['bicubic'].spacing_um[-1]:g} µm"),
-                  *[(image, f"{name} (trained on other phantoms) ×{scale}, pixel "
-                            f"{image.spacing_um[-1]:g} µm") for name, image in predicted.items()],
-                  (hr, f"truth, pixel {pixel:g} µm ({'x'.join(map(str, hr.shape))} px)")]
-        result = []
-        for image, caption in panels:
-            src, bar = panel_png(image, window, pixel, crop)
-            result.append(Figure(src, f"{caption}; {bar}"))
-        return result
-
-    methods = []
+    figures = []
     for method, image in upscaled.items():
-        src, bar = panel_png(image, window, pixel, zoom)
-        methods.append(Figure(src, f"{method} ×{scale}; {bar}"))
-    mask_src, bar = panel_png(truth.mask, (0, 1), pixel, zoom)
-    methods.append(Figure(mask_src, f"ground-truth pore mask; {bar}"))
+        src, bar = panel_png(image, window, pixel / 2, zoom)
+        figures.append(Figure(src, f"{method} ×{scale}; {bar}"))
+    src, bar = panel_png(truth.mask, (0, 1), pixel / 2, zoom)
+    figures.append(Figure(src, f"ground-truth pore mask; {bar}"))
+    return Section("Classical upsamplers (central quarter)", figures)
 
-    degradation = low.metadata["degradation"]
+
+def _write_report(path: Path, case, truth, upscaled: dict, scale: int) -> Path:
+    """report.html: an introduction, the sections every geosr report has, the classical
+    upsamplers, and the phantom and forward-model parameters."""
+    from geosr.core.provenance import environment
+    from geosr.report import Section, write_html_report
+    from geosr.report.api import case_data, case_sections
+
+    degradation = case.lr.metadata["degradation"]
     steps = {step.get("name", f"step {i}"): {k: v for k, v in step.items() if k != "name"}
              for i, step in enumerate(degradation.get("steps", []))}
     params = truth.params
     phantom_summary = {k: v for k, v in params.items()
-               if isinstance(v, (int, float, str)) and k not in ("seed",)}
+                       if isinstance(v, (int, float, str)) and k not in ("seed",)}
     text = ("<p>A synthetic dentin section with known ground truth (tubules and sub-micron "
             "lateral branches) was degraded by geosr's forward model into a simulated "
             f"low-resolution confocal acquisition ×{scale} coarser, then upsampled with "
             "classical kernels and with the default light model (FSRCNN), trained on other "
-            "dentin phantoms degraded the same way. All panels share one intensity window "
-            "(0.5–99.5 percentiles of the truth) and one display pixel size; low-resolution "
-            "pixels are shown as blocks, not interpolated. The model's prediction carries "
-            "its trust evidence (below): the measured data it agrees or disagrees with, what "
-            "the measurement cannot see, and a calibrated interval.</p>")
-    scores = {name: f"PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.4f}"
-              for name, m in metrics.items() if name != "convention"}
-    methods_measured = [name for name in network if name != "segmentation"]
-    labels = list(network[methods_measured[0]]) if methods_measured else []
-    network_table = "<table><tr><th>metric</th><th>truth</th>" + "".join(
-        f"<th>{html.escape(m)}</th>" for m in methods_measured) + "</tr>"
-    for label in labels:
-        truth_value = network[methods_measured[0]][label]["truth"]
-        network_table += f"<tr><th>{html.escape(label)}</th><td>{truth_value:.4g}</td>" + "".join(
-            f"<td>{network[m][label]['prediction']:.4g}</td>" for m in methods_measured) + "</tr>"
-    network_table += "</table>"
-    seg = network.get("segmentation", {})
-    network_text = (f"<p>Prediction and truth segmented identically ({html.escape(str(seg.get('method', '')))}"
-                    f", threshold {seg.get('threshold', float('nan')):.4g} from "
-                    f"{html.escape(str(seg.get('threshold_source', 'the truth')))}); full "
-                    "records in <code>network_metrics.json</code>. β numbers count "
-                    "components and loops; clDice measures how much of each skeleton lies in "
-                    "the other's segmentation.</p>" + network_table)
-    sections = [
-        Section("Whole field", figures(None), text=text),
-        Section("Zoom (central quarter)", figures(zoom)),
-        Section("Classical upsamplers (zoom)", methods),
-        Section("Image quality against the truth", tables=[(metrics["convention"], scores)],
-                text="<p class='note'>Generic metrics; whether the network (branches, "
-                     "connections) survives is what matters, and is measured by geosr's "
-                     "network metrics.</p>"),
-        Section("Network metrics against the truth", text=network_text),
-        *([_trust_section(trust, predicted["fsrcnn"], pixel, window)] if trust is not None
-          else []),
-        Section("Parameters", tables=[
-            ("phantom", phantom_summary),
-            *[(f"forward model: {name}", {k: v for k, v in values.items()})
-              for name, values in steps.items()],
-        ], text="<p class='note'>Full records: <code>truth/params.json</code>, "
-                "<code>lr.tif.params.json</code>, <code>run.json</code>, "
-                "<code>metrics.json</code>, <code>training/model/model.json</code>.</p>"),
-    ]
+            "dentin phantoms degraded the same way. The model's prediction carries its trust "
+            "evidence: the measured data it agrees or disagrees with, what the measurement "
+            "cannot see, and a calibrated interval. The same page is written for one's own "
+            "data by <code>geosr report</code>.</p>")
+    env = environment()
+    sections = [Section("About this demo", text=text),
+                *case_sections(case, environment=env,
+                               extra=[_classical_section(truth, upscaled, scale)]),
+                Section("Parameters", tables=[
+                    ("phantom", phantom_summary),
+                    *[(f"forward model: {name}", dict(values)) for name, values in steps.items()],
+                ], text="<p class='note'>Full records: <code>truth/params.json</code>, "
+                        "<code>lr.tif.params.json</code>, <code>run.json</code>, "
+                        "<code>metrics.json</code>, <code>training/model/model.json</code>.</p>")]
     footer = html.escape(f"geosr demo, scale ×{scale}, phantom seed {params.get('seed')}")
-    return write_html_report(path, f"geosr demo: dentin ×{scale}", sections, footer=footer)
-
-
+    return write_html_report(path, f"geosr demo: dentin ×{scale}", sections, footer=footer,
+                             data={"format": "geosr-report", "version": 1,
+                                   "images": [case_data(case)], "environment": env})

@@ -56,7 +56,7 @@ def case_sections(case: Case, *, point_um: Sequence[float] | None = None,
         window, pixel = display_settings(case)
         sections.append(trust_section(case.trust, case.prediction, pixel, window,
                                       label=case.label("prediction"),
-                                      title=f"{case.name}: trust evidence"))
+                                      title=f"{case.name}: Trust evidence"))
     sections.append(plots_section(case))
     sections.append(provenance_section(case, environment or current_environment()))
     return sections
@@ -83,7 +83,7 @@ def case_data(case: Case) -> dict[str, Any]:
                          "source": case.trust.source}
     if case.model is not None:
         data["model"] = {"sha256": case.model.sha256, "architecture": case.model.architecture,
-                         "path": str(case.model.path)}
+                         "path": case.model_shown or str(case.model.path)}
     data["commands"] = case.commands
     return data
 

@@ -136,17 +136,17 @@ def _scale_int(case: Case) -> int | None:
 
 
 # ----------------------------------------------------------------------------- IQA
-def evaluation_part(case: Case, data_range: Any) -> IQA:
-    """``geosr.evaluate`` (microscopy protocol, border crop = the scale) of the prediction and
-    of the interpolation against the truth. ``data_range`` None: the truth's max − min (the
-    convention says so)."""
+def evaluation_part(case: Case, data_range: Any, crop: int | None = None) -> IQA:
+    """``geosr.evaluate`` (microscopy protocol, border crop = the scale unless ``crop`` is
+    given) of the prediction and of the interpolation against the truth. ``data_range`` None:
+    the truth's max − min (the convention says so)."""
     from geosr.assess.evaluation import evaluate
 
     scale = _scale_int(case)
     values, convention, units, metrics = {}, {}, {}, []
     for key, image in case.outputs().items():
         result = evaluate(image, case.truth, data_range="gt" if data_range is None
-                          else data_range, scale=scale)
+                          else data_range, scale=scale, crop=crop)
         row = result.rows[0]
         values[key] = {m: float(row[m]) for m in result.metrics}
         if row["notes"]:

@@ -57,6 +57,8 @@ class Evidence:
     maps: dict[str, Image] = dataclasses.field(default_factory=dict)
     elements: list[dict[str, str]] = dataclasses.field(default_factory=list)
     source: str = ""
+    #: where the reader finds the maps (shown in the page); default ``folder``
+    where: str = ""
 
     def map(self, name: str) -> Image | None:
         if name not in self.maps and self.folder is not None and \
@@ -100,6 +102,8 @@ class Case:
     fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
     commands: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: shown instead of the model's path in the page (e.g. a path relative to the report)
+    model_shown: str = ""
 
     def outputs(self) -> dict[str, Image]:
         """The super-resolved images compared with the truth: the prediction first."""

@@ -61,8 +61,21 @@ def iqa_section(case: Case) -> Section | None:
     text = ("<p>Generic image-quality metrics against the truth (" + html.escape(iqa.source)
             + "). They rank methods in ways experts often disagree with; whether the network "
             "survives is measured below.</p>" + grid_table_html(header, rows))
-    return Section(f"{case.name}: image quality", text=text,
+    return Section(f"{case.name}: Image quality", text=text,
                    tables=[("conventions", {k: v for k, v in iqa.convention.items()})])
+
+
+#: Readable names of the network metrics a scientist looks at first (others keep their key).
+METRIC_LABELS = {
+    "porosity": "porosity", "components": "connected components",
+    "object_F1": "component F1", "beta0": "β0 (components)", "beta1": "β1 (loops)",
+    "beta2": "β2 (cavities)", "betti_error_0": "Betti error β0 per tile",
+    "betti_error_1": "Betti error β1 per tile", "clDice": "clDice",
+    "skeleton_recall": "skeleton recall", "skeleton_precision": "skeleton precision",
+    "length_density_mm": "skeleton length density", "endpoint_density": "endpoint density",
+    "junction_density": "junction density", "thickness_mean": "mean thickness",
+    "connections_preserved": "connections preserved through the stack",
+}
 
 
 def _network_table(case: Case) -> str:
@@ -71,14 +84,15 @@ def _network_table(case: Case) -> str:
     first = net.rows[keys[0]]
     by_metric = {key: {r["metric"]: r for r in rows} for key, rows in net.rows.items()}
     has_truth = any(r.get("truth") is not None for r in first)
-    header = ["group", "metric", "unit"] + (["truth (or ideal)"] if has_truth else []) + \
-        [case.label(k) for k in keys]
+    header = ["group", "metric", "key", "unit"] + (["truth (or ideal)"] if has_truth else []) \
+        + [case.label(k) for k in keys]
     rows = []
     for r in first:
         truth = fmt_network(r.get("truth"))
         if r.get("kind") == "comparison":
             truth = f"(ideal {truth})"
-        rows.append([r["group"], r["metric"], r["unit"]] + ([truth] if has_truth else [])
+        rows.append([r["group"], METRIC_LABELS.get(r["metric"], ""), r["metric"], r["unit"]]
+                    + ([truth] if has_truth else [])
                     + [fmt_network(by_metric[k].get(r["metric"], {}).get("prediction"))
                        for k in keys])
     return grid_table_html(header, rows)
@@ -112,7 +126,7 @@ def network_section(case: Case) -> Section | None:
             f"{html.escape(net.source)}. Every number describes the whole field. "
             f"Overlays: {html.escape(LEGEND)}.</p>" + _network_table(case)
             + "".join(f"<p class='note'>note: {html.escape(n)}</p>" for n in net.notes))
-    return Section(f"{case.name}: network metrics", figures, text=text)
+    return Section(f"{case.name}: Network metrics", figures, text=text)
 
 
 # ----------------------------------------------------------------------------- plots
@@ -149,7 +163,7 @@ def _training_figures(case: Case) -> list[Figure]:
     if losses:
         figures.append(Figure(line_plot(losses, "step", "loss", "training and validation loss",
                                         log_y=True),
-                              f"from {case.model.run_dir / 'log.csv'}"))
+                              "from the model's run folder (log.csv)"))
     if any(r.get("val_psnr_norm_db") is not None for r in rows):
         figures.append(Figure(line_plot([Series("validation PSNR", steps,
                                                 [r.get("val_psnr_norm_db") for r in rows])],
@@ -167,7 +181,7 @@ def plots_section(case: Case) -> Section:
     figures.append(Figure(histogram_plot(samples, "intensity (image units)",
                                          "intensity histograms"),
                           "intensity histograms (fraction of pixels per bin, log scale)"))
-    return Section(f"{case.name}: plots", figures)
+    return Section(f"{case.name}: Plots", figures)
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -182,13 +196,15 @@ def provenance_section(case: Case, environment: dict[str, Any]) -> Section:
     text = ""
     if case.model is not None:
         m = case.model
-        tables.append(("model", {"path": str(m.path), "weights sha256": m.sha256,
+        tables.append(("model", {"path": case.model_shown or str(m.path),
+                                 "weights sha256": m.sha256,
                                  "architecture": m.architecture, "scale": m.scale}))
         config = m.run_dir / "config.yaml" if m.run_dir is not None else None
         if config is not None and config.is_file():
-            text = ("<p>Training config (<code>" + html.escape(str(config)) + "</code>):</p>"
+            shown = f"{case.model_shown}/../config.yaml" if case.model_shown else str(config)
+            text = ("<p>Training config (<code>" + html.escape(shown) + "</code>):</p>"
                     "<pre>" + html.escape(config.read_text(encoding="utf-8")[:6000]) + "</pre>")
     tables.append(("versions", {k: v for k, v in environment.items()}))
     if case.notes:
         text += "".join(f"<p class='note'>note: {html.escape(n)}</p>" for n in case.notes)
-    return Section(f"{case.name}: provenance", text=text, tables=tables)
+    return Section(f"{case.name}: Provenance", text=text, tables=tables)

@@ -151,8 +151,9 @@ def trust_section(evidence: Evidence, prediction: Image, pixel: float,
                            for r in verdict.get("global_reasons", []))
     image_verdict = str(verdict.get("image", "unknown"))
     control = summary.get("verdict_control")
-    where = (f"<code>{html.escape(str(evidence.folder))}</code>" if evidence.folder
-             else "memory (computed by the report; run <code>geosr trust</code> to keep the maps)")
+    where = evidence.where or (str(evidence.folder) if evidence.folder else "")
+    where = (f"<code>{html.escape(where)}</code>" if where else "memory (computed by the "
+             "report; run <code>geosr trust</code> to keep the maps)")
     text = (f"<p>Verdict of the image: <b class='verdict-{html.escape(image_verdict)}'>"
             f"{html.escape(image_verdict)}</b> — {html.escape(str(verdict.get('meaning', '')))}"
             ". Green never means correct: it means consistent with the measured data and, for "

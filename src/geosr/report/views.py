@@ -57,7 +57,9 @@ def _panels(case: Case) -> list[tuple[str, Image, str]]:
     """(key, image, caption) of every image shown side by side, in reading order."""
     def describe(image: Image) -> str:
         shape = "x".join(map(str, image.spatial_shape))
-        return f"pixel {'x'.join(f'{s:g}' for s in image.spacing_um)} µm ({shape} px)"
+        sp = image.spacing_um
+        size = f"{sp[0]:g}" if len(set(sp)) == 1 else "x".join(f"{s:g}" for s in sp)
+        return f"pixel {size} µm ({shape} px)"
 
     out = []
     if case.lr is not None:
@@ -149,14 +151,14 @@ def view_sections(case: Case, point_um: Sequence[float] | None = None,
              f"{'truth' if case.truth is not None else 'prediction'}: {window[0]:.4g} to "
              f"{window[1]:.4g}) and one display pixel ({pixel:g} µm); low-resolution pixels "
              "are shown as blocks, never interpolated.</p>")
-    sections = [Section(f"{case.name}: images{where}", _side_by_side(case, window, pixel, axis,
+    sections = [Section(f"{case.name}: Images{where}", _side_by_side(case, window, pixel, axis,
                                                                      point), text=intro,
                         anchor=anchor)]
     if case.prediction.dims == 3:
         sections.extend(volume_sections(case, window, pixel, point))
     errors, text = _error_figures(case, pixel, axis, point)
     if errors:
-        sections.append(Section(f"{case.name}: error map{where}", errors, text=text))
+        sections.append(Section(f"{case.name}: Error map{where}", errors, text=text))
     if case.interpolation is not None:
         a = plane(case.prediction, axis, point)[0]
         b, sp = plane(case.interpolation, axis, point)
@@ -166,7 +168,7 @@ def view_sections(case: Case, point_um: Sequence[float] | None = None,
             figs = _side_by_side(case, window, fine, axis, point, crop)
             y0, x0, h, w = crop
             sections.append(Section(
-                f"{case.name}: zoom {k + 1}{where}", figs,
+                f"{case.name}: Zoom {k + 1}{where}", figs,
                 text=f"<p>Region {h:.3g} × {w:.3g} µm at (y, x) = ({y0:.4g}, {x0:.4g}) µm "
                      "from the corner, chosen where the prediction and the interpolation "
                      "differ most (largest smoothed |prediction − interpolation|).</p>"))
@@ -196,9 +198,9 @@ def volume_sections(case: Case, window, pixel, point) -> list[Section]:
         steppers.append(Figure(frames[first][0], f"{caption} (drag to step through Z)",
                                frames=frames))
     label = ", ".join(f"{v:.4g}" for v in point)
-    return [Section(f"{case.name}: orthogonal slices through (z, y, x) = ({label}) µm", ortho),
-            Section(f"{case.name}: projections", projections),
-            Section(f"{case.name}: step through slices", steppers,
+    return [Section(f"{case.name}: Orthogonal slices through (z, y, x) = ({label}) µm", ortho),
+            Section(f"{case.name}: Projections", projections),
+            Section(f"{case.name}: Step through slices", steppers,
                     text=f"<p>Up to {_MAX_FRAMES} XY slices evenly spaced along Z.</p>")]
 
 
