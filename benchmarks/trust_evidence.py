@@ -188,17 +188,23 @@ def calibration(pool: int, splits: int) -> dict[str, Any]:
     shifts = {"noise x2": dict(photons=10.0), "PSF x1.5": dict(fwhm_px=3.0),
               "pixel size x2": dict(smooth=1.0), "saturation": dict(saturate=True),
               "other structure": dict(kind="spots")}
-    auroc = {}
+    from geosr.trust.ood import BASIC_NAMES
+
+    k = len(BASIC_NAMES)
+    gate_before = OODGate.fit(None, features=phi[:half, :k], alpha=0.05, names=BASIC_NAMES)
+    id_before = gate_before.score_features(phi[half:, :k])
+    auroc, auroc_before = {}, {}
     for name, kw in shifts.items():
-        lows = [_pair(70_000 + s, **kw)[3] for s in range(150)]
-        auroc[name] = _auroc(id_scores, gate.score_features(np.stack(
-            [input_features(x) for x in lows])))
+        lows = np.stack([input_features(_pair(70_000 + s, **kw)[3]) for s in range(150)])
+        auroc[name] = _auroc(id_scores, gate.score_features(lows))
+        auroc_before[name] = _auroc(id_before, gate_before.score_features(lows[:, :k]))
     rho = [stats.spearmanr(u.ravel(), np.abs(h - p).ravel()).statistic for h, p, u, _ in data]
     return {"alpha": alpha, "pool": pool, "splits": splits,
             "crc_miss_rate": {"mean": statistics.mean(risks), "se": se(risks)},
             "simultaneous_coverage": {"mean": statistics.mean(cover), "se": se(cover)},
             "negative_control_noise_x3_miss_rate": statistics.mean(neg),
             "ood_alpha": 0.05, "ood_false_alarm_rate": fa, "ood_auroc": auroc,
+            "ood_auroc_intensity_statistics_only": auroc_before,
             "spearman_u_vs_abs_error": {"mean": statistics.mean(rho),
                                         "sd": statistics.stdev(rho)}}
 
@@ -257,6 +263,12 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=None)
     ap.add_argument("--splits", type=int, default=None)
     ap.add_argument("--cost-size", type=int, default=None)
+    ap.add_argument("--oracle-images", type=int, default=None)
+    ap.add_argument("--ood-scenes", type=int, default=None)
+    ap.add_argument("--element-images", type=int, default=None)
+    ap.add_argument("--data", type=Path, default=None, help="../shared/data (real shift)")
+    ap.add_argument("--only-issue13", action="store_true",
+                    help="only the sections added for issue 13")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--results", type=Path, default=HERE / "results")
     args = ap.parse_args()
@@ -273,11 +285,21 @@ def main() -> None:
 
     info = _machine.describe()
     t0 = time.time()
-    result = {"machine": info, "quick": quick,
-              "oracle_detection": oracle_detection(scenes),
-              "calibration": calibration(pool, splits), "cost": cost(size)}
+    import _trust_issue13 as i13
+
+    result = {"machine": info, "quick": quick}
+    if not args.only_issue13:
+        result.update(oracle_detection=oracle_detection(scenes),
+                      calibration=calibration(pool, splits), cost=cost(size))
+    result.update(
+        verdict_control=i13.verdict_control(args.oracle_images or (200 if quick else 1000)),
+        ood_oracle_scenes=i13.ood_oracle_scenes(args.ood_scenes or (40 if quick else 150)),
+        real_shift=i13.real_shift(args.data),
+        element_confidence=i13.element_confidence(args.element_images or (8 if quick else 40)))
     result["wall_s"] = time.time() - t0
     name = "trust_evidence_quick" if quick else "trust_evidence"
+    if args.only_issue13:
+        name += "_issue13"
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     md = _markdown(result, _machine.markdown(info))
@@ -286,6 +308,11 @@ def main() -> None:
 
 
 def _markdown(r: dict[str, Any], machine: str) -> str:
+    import _trust_issue13 as i13
+
+    if "oracle_detection" not in r:
+        return "\n".join(["# Trust layer: issue 13 sections", "", machine]
+                         + i13.markdown(r) + ["", f"wall time {r['wall_s']:.0f} s", ""])
     od, cal, c = r["oracle_detection"], r["calibration"], r["cost"]
     lines = ["# Trust layer: detection, calibration, cost", "", machine, "",
              f"## Oracle detection ({od['scenes']} scenes, 256² HR ×4, rate at the injected site)",
@@ -304,8 +331,11 @@ def _markdown(r: dict[str, Any], machine: str) -> str:
               f"- negative control (noise × 3) miss rate: "
               f"{cal['negative_control_noise_x3_miss_rate']:.3f}",
               f"- OOD false-alarm rate at {cal['ood_alpha']}: {cal['ood_false_alarm_rate']:.3f}",
-              "- OOD AUROC (no guarantee): " + ", ".join(
+              "- OOD AUROC (no guarantee; 12² LR inputs): " + ", ".join(
                   f"{k} {v:.3f}" for k, v in cal["ood_auroc"].items()),
+              "- the same with the intensity statistics only (before issue 13): " + ", ".join(
+                  f"{k} {v:.3f}" for k, v in
+                  cal.get("ood_auroc_intensity_statistics_only", {}).items()),
               f"- Spearman(u, |error|): {cal['spearman_u_vs_abs_error']['mean']:.3f} ± "
               f"{cal['spearman_u_vs_abs_error']['sd']:.3f} (sd over images; reported only)", "",
               f"## Cost ({c['lr_size']}² LR ×4; one predict call = {c['predict_s']:.3f} s)", "",
@@ -313,6 +343,7 @@ def _markdown(r: dict[str, Any], machine: str) -> str:
     for k, v in c.items():
         if isinstance(v, dict):
             lines.append(f"| {k} | {v['seconds']:.3f} | {v['relative_to_predict']:.2f} |")
+    lines += i13.markdown(r)
     lines += ["", f"wall time {r['wall_s']:.0f} s", ""]
     return "\n".join(lines)
 
