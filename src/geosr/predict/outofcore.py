@@ -5,7 +5,7 @@
 so that one block's window, activations included, fits ``max_memory_mb``, and predicts each
 block with its receptive-field margin into exactly one chunk of the output array. Output
 chunks are written whole and independently, so blocks are tasks: run here one after another,
-or on a dask cluster (:mod:`geosr.predict.dask_adapter`) — the same bytes either way.
+or on a dask cluster (:mod:`geosr.core.cluster`) — the same bytes either way.
 
 Resuming
     The output is built in ``.<name>.partial`` beside ``OUT`` and renamed to ``OUT`` only when
@@ -29,12 +29,13 @@ Normalisation
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -345,14 +346,6 @@ def _finalize(job: ZarrJob, out: Path, volume: Any, loaded: Any, record: dict,
     os.replace(partial, out)
 
 
-def _run_local(job: ZarrJob, todo: Iterable[tuple[int, ...]], done: int, total: int,
-               progress: Callable[[int, int], None] | None) -> None:
-    for k, index in enumerate(todo):
-        run_block(job, index)
-        if progress is not None:
-            progress(done + k + 1, total)
-
-
 def predict_to_zarr(src: str | os.PathLike, out: str | os.PathLike, model: Any, *,
                     max_memory_mb: float | None = None, dtype: str = "float32",
                     pyramid: int = 0, clip: Sequence[float] | None = None,
@@ -430,12 +423,13 @@ def predict_to_zarr(src: str | os.PathLike, out: str | os.PathLike, model: Any, 
     total = len(job.indices())
     if progress is not None:
         progress(total - len(todo), total)
-    if cluster is None:
-        _run_local(job, todo, total - len(todo), total, progress)
-    else:
-        from geosr.predict.dask_adapter import run_blocks
+    if cluster is not None and job.model_path is None:
+        raise ConfigError("workers load the model themselves: give its folder path",
+                          where="model")
+    from geosr.core.cluster import map_tasks
 
-        run_blocks(job, todo, cluster, done=total - len(todo), total=total, progress=progress)
+    map_tasks(functools.partial(run_block, job), todo, cluster, progress=progress,
+              done=total - len(todo), total=total)
     missing = [i for i in job.indices() if not (markers / marker_name(i)).exists()]
     if missing:
         raise InputError(f"{len(missing)} chunk(s) were not written", where=str(out),

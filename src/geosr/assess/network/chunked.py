@@ -398,23 +398,15 @@ def _conn_density(spec: ChunkSpec, which: int, chi: int, spacing: Sequence[float
 
 
 def _map(spec: ChunkSpec, cluster: Any, progress: Callable[[int, int], None] | None) -> list:
-    indices = spec.indices()
-    if cluster is not None:
-        import functools
+    import functools
 
-        from geosr.core.cluster import map_tasks
+    from geosr.core.cluster import map_tasks
 
-        if any(not isinstance(s, str) for s in spec.sources):
-            raise ConfigError("a cluster reads the volumes itself: give file paths",
-                              where="cluster")
-        return map_tasks(functools.partial(chunk_summary, spec), indices, cluster,
-                         progress=progress)
-    out = []
-    for k, index in enumerate(indices):
-        out.append(chunk_summary(spec, index))
-        if progress is not None:
-            progress(k + 1, len(indices))
-    return out
+    if cluster is not None and any(not isinstance(s, str) for s in spec.sources):
+        raise ConfigError("a cluster reads the volumes itself: give file paths",
+                          where="cluster")
+    return map_tasks(functools.partial(chunk_summary, spec), spec.indices(), cluster,
+                     progress=progress)
 
 
 def assess_chunked(pred: Any, gt: Any = None, *, segmentation: str = "otsu",
