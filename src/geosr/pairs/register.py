@@ -224,6 +224,24 @@ def _standard_errors(result: Any, names: Sequence[str]) -> dict[str, float]:
     return {n: float(np.sqrt(max(cov[i, i], 0.0))) for i, n in enumerate(names)}
 
 
+def _translation_first(hr_v: np.ndarray, factors: tuple[int, ...], fit_psf: bool,
+                       model: LRModel, x: np.ndarray, lr_v: np.ndarray, box) -> np.ndarray:
+    """Fit shift, PSF and an affine map first (rotation/zoom/gamma held at identity), so the
+    full fit starts in the right basin (a noisy coarse shift plus a free rotation can settle
+    in a wrong local minimum)."""
+    pre = LRModel(hr_v, factors, "translation", "affine", fit_psf=fit_psf)
+    x_pre = pre.initial(x[:len(factors)], model.sigma_of(x)[::-1][:1] * len(factors)
+                        if len(factors) == 2 else model.sigma_of(x),
+                        float(x[model.index["a"]]), float(x[model.index["b"]]))
+    fitted = _fit(pre, lr_v, x_pre, box).x
+    out = x.copy()
+    for name, i in pre.index.items():
+        out[model.index[name]] = fitted[i]
+    if "gamma" in model.index:   # keep the affine fit's contrast for gamma = 1
+        out[model.index["gamma"]] = 1.0
+    return out
+
+
 def _resolve(scale: Any, dims: int, transform: str, intensity: str) -> tuple[int, ...]:
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}", where="transform",
@@ -295,10 +313,11 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
     sub = lr_v[tuple(slice(lo, hi) for lo, hi in box)]
     a0, b0 = _affine_start(model.binned(x, [lo for lo, _ in box], sub.shape), sub)
     x[model.index["a"]], x[model.index["b"]] = a0, b0
+    if transform != "translation" or intensity != "affine":
+        x = _translation_first(hr_v, factors, fit_psf, model, x, lr_v, box)
     result = None
     for _ in range(4):
         result = _fit(model, lr_v, x, box)
-        if __import__("os").environ.get("GEOSR_DEBUG_FIT"): print("nfev", result.nfev, result.njev, result.status)
         x = result.x
         new_box = _valid_box(model, x, lr_v.shape, margin_hr_px)
         if new_box is None or new_box == box:
