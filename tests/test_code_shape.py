@@ -158,3 +158,108 @@ def test_no_module_inside_the_package_imports_the_top_level_package():
                 offenders.append(f"{path.relative_to(SRC)}:{line} imports {PACKAGE}"
                                  + (f" ({what})" if what else ""))
     assert not offenders, "\n".join(offenders)
+
+
+# ----------------------------------------------------------------- one helper, not copies of it
+#: Files that still hold a copy, with the reason. Only files owned by other work in progress may
+#: be listed here (the lead removes each entry once its owner switches to the shared helper).
+KNOWN_COPIES = {
+    "geosr/trust/tiles.py": "trust/ (issue 13): per-axis tile size",
+    "geosr/trust/acquisition.py": "trust/ (issue 13): per-axis scale",
+    "geosr/trust/calibration.py": "trust/ (issue 13): lists image files itself",
+    "geosr/trust/report.py": "trust/ (issue 13): lists image files itself",
+    "geosr/cli/trust.py": "trust CLI (issue 13): per-axis option",
+    "geosr/cli/pairs.py": "pairs (in progress): per-axis option",
+    "geosr/pairs/register.py": "pairs (in progress): per-axis scale",
+    "geosr/pairs/simulate.py": "pairs (in progress): per-axis scale",
+    "geosr/degrade/ct_degrade.py": "CT model (in progress): draws its own seed",
+    "geosr/assess/network/chunked.py": "out-of-core (issue 14, in progress): per-axis chunk",
+    "geosr/pairs/folders.py": "pairs (in progress): per-axis scale",
+    "geosr/pairs/model.py": "pairs (in progress): per-axis scale",
+}
+
+#: helper -> the module that holds it
+HELPERS = {
+    "strict pydantic base (_Strict)": "geosr/core/config.py",
+    "seed resolution (drawing a seed from entropy)": "geosr/core/seeding.py",
+    "one value or one per axis": "geosr/core/per_axis.py",
+    "image files of a folder": "geosr/io/files.py",
+}
+
+
+def _is_name(node: ast.AST, *names: str) -> bool:
+    return (isinstance(node, ast.Name) and node.id in names) or (
+        isinstance(node, ast.Attribute) and node.attr in names)
+
+
+def _repeat_or_tuple(node: ast.IfExp) -> bool:
+    """``(v,) * n if … else tuple(…)`` (either way round) with ``v`` not a constant, or
+    ``v[0] if len(v) == 1 else tuple(v)``."""
+    branches = (node.body, node.orelse)
+    repeat = any(isinstance(b, ast.BinOp) and isinstance(b.op, ast.Mult)
+                 and isinstance(b.left, ast.Tuple) and len(b.left.elts) == 1
+                 and not isinstance(b.left.elts[0], ast.Constant) for b in branches)
+    collapse = (isinstance(node.test, ast.Compare) and isinstance(node.test.left, ast.Call)
+                and _is_name(node.test.left.func, "len") and isinstance(node.body, ast.Subscript)
+                and isinstance(node.test.left.args[0], ast.Name))   # not len(set(v)): a record
+    to_tuple = any(isinstance(b, ast.Call) and _is_name(b.func, "tuple", "list")
+                   for b in branches)
+    return (repeat or collapse) and to_tuple
+
+
+def helper_copies(tree: ast.Module) -> list[tuple[str, int]]:
+    """(helper, line) for each place ``tree`` redoes a shared helper's job."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(
+                isinstance(k, ast.keyword) and k.arg == "extra"
+                and isinstance(k.value, ast.Constant) and k.value.value == "forbid"
+                for call in ast.walk(node) if isinstance(call, ast.Call)
+                for k in call.keywords):
+            found.append(("strict pydantic base (_Strict)", node.lineno))
+        elif isinstance(node, ast.Attribute) and node.attr == "entropy":
+            found.append(("seed resolution (drawing a seed from entropy)", node.lineno))
+        elif isinstance(node, ast.IfExp) and _repeat_or_tuple(node):
+            found.append(("one value or one per axis", node.lineno))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            calls = {sub.func.attr if isinstance(sub.func, ast.Attribute) else
+                     getattr(sub.func, "id", "") for sub in ast.walk(node)
+                     if isinstance(sub, ast.Call)}
+            if "supported_formats" in calls and calls & {"iterdir", "glob", "endswith"}:
+                found.append(("image files of a folder", node.lineno))
+    return found
+
+
+def test_the_copy_finder_recognises_each_helper_job():
+    source = '''
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+def a(seed):
+    return int(np.random.SeedSequence().entropy % 2**63)
+def b(value, dims):
+    return (value,) * dims if np.ndim(value) == 0 else tuple(value)
+def c(values):
+    return values[0] if len(values) == 1 else tuple(values)
+def d(folder):
+    exts = tuple(supported_formats())
+    return [p for p in folder.iterdir() if p.name.endswith(exts)]
+def fine(dims):
+    return (1,) * dims if dims else tuple()
+'''
+    kinds = [kind for kind, _ in helper_copies(ast.parse(source))]
+    assert sorted(kinds) == sorted([*HELPERS, "one value or one per axis"])
+
+
+def test_no_copy_of_a_shared_helper_remains_in_src():
+    copies, stale = [], []
+    for name, (path, _) in _modules().items():
+        rel = path.relative_to(SRC).as_posix()
+        found = [(kind, line) for kind, line in helper_copies(ast.parse(path.read_text()))
+                 if HELPERS[kind] != rel]
+        if rel in KNOWN_COPIES:
+            stale += [] if found else [rel]
+            continue
+        copies += [f"{rel}:{line}: {kind} (use {HELPERS[kind]})" for kind, line in found]
+    assert not copies, "\n".join(copies)
+    assert not [s for s in stale if (SRC / s).exists() and "in progress" not in KNOWN_COPIES[s]
+                and "issue 13" not in KNOWN_COPIES[s]], stale

@@ -83,6 +83,7 @@ import numpy as np
 from scipy.signal import savgol_filter, windows
 
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.per_axis import per_axis
 
 __all__ = ["FRCResult", "frc", "fsc", "single_image_frc", "half_bit_threshold",
            "one_bit_threshold", "fixed_threshold", "THRESHOLDS"]
@@ -197,10 +198,7 @@ def _array_spacing(x: Any, spacing: float | Sequence[float] | None, unit: str | 
     if not np.isfinite(arr).all():
         raise InputError("contains NaN or infinite values", where=name,
                          hint="replace or mask them first")
-    sp_t = (float(sp),) * arr.ndim if np.isscalar(sp) else tuple(float(s) for s in sp)
-    if len(sp_t) != arr.ndim or not all(np.isfinite(s) and s > 0 for s in sp_t):
-        raise ConfigError(f"needs one positive spacing per axis ({arr.ndim}), got {sp}",
-                          where="spacing")
+    sp_t = per_axis(sp, arr.ndim, where="spacing", positive=True)
     return arr, sp_t, unit
 
 

@@ -78,9 +78,11 @@ def _check_upscaled_size(src_file: Path, dst_file: Path, scale: int | tuple[int,
     from geosr.core.outputs import check_output_size
     from geosr.io import load
 
+    from geosr.core.per_axis import per_axis
+
     img = load(src_file, lazy=True)
-    factors = (scale,) * img.dims if isinstance(scale, int) else tuple(scale)
-    if len(factors) == img.dims:   # a wrong count is reported by upscale itself
+    if isinstance(scale, int) or len(scale) == img.dims:  # a wrong count: upscale says so
+        factors = per_axis(scale, img.dims, where="--scale", kind=int, minimum=1)
         shape = [img.channels] * img.has_channels + [n * f for n, f in
                                                      zip(img.spatial_shape, factors)]
         check_output_size(shape, img.dtype, where=str(dst_file), folder=dst_file.parent)

@@ -86,8 +86,8 @@ def check_compatible(image: Image, model: Any, where: str = "image",
                          hint="select or stack channels to match the model")
     scale_t = tuple(model.scale)
     if scale is not None:
-        asked = tuple(scale) if isinstance(scale, (list, tuple)) else (scale,) * model.dims
-        if tuple(int(s) for s in asked) != scale_t:
+        asked = per_axis(scale, model.dims, where="scale", kind=int, error=InputError)
+        if asked != scale_t:
             raise InputError(f"the model upsamples by {list(scale_t)} but scale {list(asked)} "
                              f"was asked for", where=where, hint="use a model trained for "
                              "that scale")

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geosr.core.per_axis import per_axis
 from geosr.train.checkpoint import optimizer_from_flat, optimizer_to_flat
 from geosr.train.loop import Trainer, _finite
 from geosr.train.schedule import Schedule
@@ -95,8 +96,8 @@ class ImagePool:
 def upsample_like(x: torch.Tensor, scale: Any) -> torch.Tensor:
     """Linear (bi-/trilinear) upsampling of ``x`` by ``scale`` (int or per axis)."""
     mode = "bilinear" if x.dim() == 4 else "trilinear"
-    factors = tuple(scale) if isinstance(scale, (tuple, list)) else (scale,) * (x.dim() - 2)
-    return F.interpolate(x, scale_factor=tuple(float(f) for f in factors), mode=mode,
+    factors = per_axis(scale, x.dim() - 2, where="scale", positive=True)
+    return F.interpolate(x, scale_factor=factors, mode=mode,
                          align_corners=False)
 
 

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from geosr.core.errors import InputError
+from geosr.core.per_axis import per_axis
 
 __all__ = ["to_image", "check_pair", "single_channel"]
 
@@ -53,8 +54,8 @@ def to_image(x: Any, what: str, spacing: Sequence[float] | float | None = None):
         img = Image.from_array(arr, unit="um" if spacing is not None else "pixel")
     img = single_channel(img, what)
     if spacing is not None:
-        sp = (float(spacing),) * img.dims if np.ndim(spacing) == 0 else tuple(spacing)
-        img = img.replace(spacing=tuple(float(s) for s in sp), unit="um",  # type: ignore
+        sp = per_axis(spacing, img.dims, where="spacing", positive=True, unit="µm")
+        img = img.replace(spacing=sp, unit="um",  # type: ignore
                           origin=tuple(o * 0 for o in img.origin))
     return img
 

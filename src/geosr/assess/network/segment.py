@@ -58,6 +58,7 @@ from typing import Any, Literal, Optional, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from geosr.core.config import StrictModel
 from geosr.core.errors import ConfigError, InputError
 
 __all__ = ["Segmentation", "segment_image", "segment_pair", "threshold_sweep", "SweepResult",
@@ -66,7 +67,7 @@ __all__ = ["Segmentation", "segment_image", "segment_pair", "threshold_sweep", "
 METHODS = ("otsu", "fixed", "local", "tubeness", "mask")
 
 
-class Segmentation(BaseModel):
+class Segmentation(StrictModel):
     """How pores are separated from the matrix; the same rule is applied to prediction and
     truth and recorded with every result.
 
@@ -94,8 +95,6 @@ class Segmentation(BaseModel):
     filter:
         ``tubeness``: ``sato`` (default) or ``frangi``.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     method: Literal["otsu", "fixed", "local", "tubeness", "mask"] = "otsu"
     threshold: Optional[float] = None
