@@ -158,3 +158,14 @@ def test_resolve_acquisition_from_forward_model_record_or_file(tmp_path):
     assert resolve_acquisition(None) == (None, None)
     with pytest.raises(Exception, match="describes no acquisition"):
         resolve_acquisition({"foo": 1})
+
+
+def test_docstring_examples_of_the_new_modules():
+    import doctest
+    import importlib
+
+    for name in ("multiple", "verdict", "registry", "context", "card", "elements",
+                 "acquisition"):
+        module = importlib.import_module(f"geosr.trust.{name}")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, name

@@ -17,8 +17,13 @@ An SR model always produces an output; these tools say how much of it the measur
   calibration card bound to the model hash and acquisition (:mod:`~geosr.trust.calibration`).
 - :class:`OODGate` — "I don't know" for inputs unlike the calibration set
   (:mod:`~geosr.trust.ood`).
-- :func:`tile_verdicts` — red / amber / green per tile with the evidence, never "correct".
-- :func:`trust_report` — all of the above for one prediction, maps as TIFF + JSON.
+- :func:`tile_verdicts` — red / amber / green per tile with the evidence, never "correct";
+  tile tests controlled across the image (:func:`holm`, :func:`benjamini_hochberg`).
+- :func:`element_table` — a confidence per network element (component, branch)
+  (:mod:`~geosr.trust.elements`).
+- :func:`trust_report` — all of the above for one prediction, maps as TIFF + JSON. Each piece
+  of evidence is a function registered with :func:`register_evidence` that sees one
+  :class:`TrustContext` and returns an :class:`Evidence`; the verdict is composed from them.
 
 >>> from geosr.trust import conformal_quantile
 >>> conformal_quantile([1, 2, 3, 4], alpha=0.5)
@@ -54,6 +59,18 @@ _EXPORTS = {
     "OODGate": "geosr.trust.ood",
     "input_features": "geosr.trust.ood",
     "tile_verdicts": "geosr.trust.verdict",
+    "compose_verdict": "geosr.trust.verdict",
+    "holm": "geosr.trust.multiple",
+    "benjamini_hochberg": "geosr.trust.multiple",
+    "resolve_acquisition": "geosr.trust.acquisition",
+    "CalibrationCard": "geosr.trust.card",
+    "resolve_card": "geosr.trust.card",
+    "register_evidence": "geosr.trust.registry",
+    "available_evidence": "geosr.trust.registry",
+    "Evidence": "geosr.trust.registry",
+    "TrustContext": "geosr.trust.context",
+    "element_table": "geosr.trust.elements",
+    "model_element_table": "geosr.trust.elements",
     "trust_report": "geosr.trust.report",
     "TrustReport": "geosr.trust.report",
     "trust_folder": "geosr.trust.report",

@@ -50,5 +50,13 @@ def nullspace_test(ctx: TrustContext) -> Evidence | None:
         return None
     values = np.asarray(ns.tile_fraction)
     p = np.asarray(conformal_pvalue(reference, values))
-    return Evidence(tests=[TileTest("nullspace", p, 1, NULL_REASON, "null-space",
-                                    values=values, alpha=0.05)])
+    ev = Evidence(tests=[TileTest("nullspace", p, 1, NULL_REASON, "null-space",
+                                  values=values, alpha=0.05)])
+    smallest, m = 1.0 / (len(reference) + 1), int(np.isfinite(p).sum())
+    if ctx.control == "holm" and smallest > ctx.level / max(m, 1):
+        ev.summary["nullspace_test"] = {
+            "note": f"{len(reference)} calibration tiles give p >= {smallest:.2g}, above "
+                    f"Holm's first threshold {ctx.level / max(m, 1):.2g} for {m} tiles: no "
+                    f"tile can turn amber for null-space detail (calibrate on more images: "
+                    f">= {int(np.ceil(m / ctx.level))} tiles)"}
+    return ev
