@@ -37,6 +37,8 @@ What it does (every number below is a constant of this script, recorded in the J
 5. **Trust**: ``geosr.trust.trust_report`` on the first test slice for the seed-0 SR models,
    with the CT acquisition's linear equivalent (Gaussian of the system blur + binning) and its
    measured noise sd as the forward/noise model; the image verdict and tile counts are kept.
+   ``--trust-control`` (run after the study) adds the verdict of the *ground truth* itself on
+   the same LR: a control of whether that forward model is adequate for CT.
 
 Outputs ``benchmarks/results/ct_cortical{,_quick}.{json,md}`` and a detection-vs-diameter plot
 ``ct_cortical{,_quick}_detection.png``. Training runs stay under ``runs/ct_cortical`` (git-ignored).
@@ -84,6 +86,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "ct_cortical")
     p.add_argument("--results", type=Path, default=HERE / "results")
+    p.add_argument("--trust-control", action="store_true",
+                   help="only add the ground truth's trust verdict to existing results")
     return p.parse_args(argv)
 
 
@@ -280,6 +284,32 @@ def trust_verdict(pred, lr, model_path: str, noise_sd: float) -> dict[str, Any]:
             "meaning": verdict.get("meaning")}
 
 
+def trust_control(tag: str, args) -> int:
+    """Add the trust verdict of the *ground truth* (the HR phantom slice on the SR grid) to
+    an existing results JSON: a control of the consistency test itself, on the same LR."""
+    from geosr.core.files import write_json
+
+    path = args.results / f"{tag}.json"
+    payload = json.loads(path.read_text())
+    sr = ACQUISITIONS[SR_ACQUISITION]
+    item = phantom_slices(100, sr["voxel_um"] / sr["scale"], args.quick, sr["scale"])[0]
+    n_angles = payload["constants"]["n_angles"]
+    n_angles = None if n_angles == "preset" else n_angles
+    for key, cond in payload["results"].items():
+        if cond["acquisition"] != SR_ACQUISITION:
+            continue
+        lr = ct_lr(item["image"], SR_ACQUISITION, cond["i0"], seed=1000, n_angles=n_angles)
+        truth = item["image"].replace(origin=tuple(
+            o - (sr["scale"] - 1) / 2 * s / sr["scale"] for o, s in zip(lr.origin, lr.spacing)))
+        noise = payload["noise_sd"]["test_doses"][f"{cond['i0']:g}"]
+        cond["trust"]["truth_control"] = trust_verdict(truth, lr, None, noise)
+        print(key, cond["trust"]["truth_control"])
+    write_json(path, payload)
+    md = markdown(payload, f"benchmarks/results/{tag}_detection.png")
+    (args.results / f"{tag}.md").write_text(md)
+    return 0
+
+
 # -------------------------------------------------------------------------- run
 def prepare(args, quick: bool) -> dict[str, Any]:
     from geosr.io import save
@@ -367,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds = min(args.seeds, 1)
     n_angles = 180 if quick else None  # None: the presets' 750 / 900
     tag = "ct_cortical_quick" if quick else "ct_cortical"
+    if args.trust_control:
+        return trust_control(tag, args)
     monitor = _machine.CpuMonitor()
     data = prepare(args, quick)
     noise_train = tuple(ct_noise_sd(SR_ACQUISITION, i0, n_angles) for i0 in TRAIN_I0)
