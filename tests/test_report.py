@@ -140,7 +140,8 @@ def test_report_2d_with_truth_numbers_equal_evaluate_and_assess(bone, tmp_path):
         assert f"<td>{ref[metric]:.4f}</td>" in page
     assert shown["PSNR"] != data["image_quality"]["values"]["interpolation"]["PSNR"]
     # network metrics: exactly geosr.assess's rows (same default Otsu-of-truth segmentation)
-    item = geosr.assess(str(root / "sr" / "s1.tif"), str(root / "hr" / "s1.tif"))[0]
+    item = geosr.assess(str(root / "sr" / "s1.tif"), str(root / "hr" / "s1.tif"),
+                        metrics="porosity,components,topology,cldice,skeleton")[0]
     rows = {r["metric"]: r for r in data["network"]["rows"]["prediction"]}
     for metric in ("porosity", "components", "beta1", "clDice", "length_density_mm"):
         assert rows[metric]["prediction"] == pytest.approx(item.value(metric), rel=1e-12)
@@ -160,7 +161,8 @@ def test_report_reads_evaluate_and_assess_outputs_without_computing(bone, tmp_pa
     sr, hr = root / "sr" / "s0.tif", root / "hr" / "s0.tif"
     assert main(["evaluate", str(sr), str(hr), "--data-range", "255", "--scale", "2",
                  "--out", str(tmp_path / "iqa.csv")]) == 0
-    assert main(["assess", str(sr), str(hr), "--json", str(tmp_path / "net.json"),
+    assert main(["assess", str(sr), str(hr), "--metrics", "porosity,topology,cldice",
+                 "--json", str(tmp_path / "net.json"),
                  "--overlays", str(tmp_path / "ov")]) == 0
     out = tmp_path / "from_files.html"
     code = main(["report", str(sr), "--truth", str(hr), "--evaluation",

@@ -123,7 +123,7 @@ def gather_parts(case: Case, prediction: Any, *, evaluation: Any, assessment: An
         case.network = network_part(case, network_metrics, segmentation)
         case.commands["network metrics"] = (
             f"geosr assess {pred_file}" + (f" {truth_file}" if case.truth is not None else "")
-            + (f" --metrics {network_metrics}" if network_metrics else "")
+            + f" --metrics {network_metrics or ','.join(REPORT_GROUPS)}"
             + " (same function, in the report)")
     case.trust = trust_part(case, prediction, trust, compute)
 
@@ -179,12 +179,23 @@ def read_evaluation(path: Any, case: Case) -> IQA:
 
 
 # ----------------------------------------------------------------------------- network
+#: Metric groups a report computes by default (the cheap ones; ``geosr assess`` or
+#: ``network_metrics=`` for thickness, lacunae and fabric).
+REPORT_GROUPS = ("porosity", "components", "topology", "cldice", "skeleton")
+
+
 def network_part(case: Case, metrics: Any, segmentation: Any) -> Network:
     """``geosr.assess`` of the prediction and of the interpolation (against the truth when
-    given), one segmentation for all (default Otsu of the truth)."""
+    given), one segmentation for all (default Otsu of the truth). ``metrics`` None: the
+    :data:`REPORT_GROUPS` (and 3D connectivity through the stack, with a truth)."""
     from geosr.assess.network.api import assess_network
 
     rows, overlays, notes, seg = {}, {}, [], {}
+    if metrics is None:
+        metrics = list(REPORT_GROUPS) + (["connectivity"] if case.prediction.dims == 3
+                                         and case.truth is not None else [])
+        notes.append("thickness, lacunae and fabric not computed by the report (costly): "
+                     "run geosr assess --json and pass it, or choose --metrics")
     for key, image in case.outputs().items():
         item = assess_network(image, case.truth, segmentation=segmentation, metrics=metrics,
                               name=case.name)

@@ -56,7 +56,7 @@ def scale_bar_length_um(width_px: int, pixel_um: float) -> float:
 
 
 def _add_scale_bar(rgb: np.ndarray, pixel_um: float) -> tuple[np.ndarray, float]:
-    """Draw a white bar with a 1-pixel black outline (visible on bright and dark images) of a
+    """Draw (in place, on a grey or RGB uint8 image) a white bar with a 1-pixel black outline (visible on bright and dark images) of a
     round length (1, 2, 5, 10, ... µm) near 1/5 of the width, bottom right; returns its length.
 
     The white part is exactly ``round(length_um / pixel_um)`` pixels long."""
@@ -77,7 +77,7 @@ def png_data_uri(gray: np.ndarray) -> str:
     from PIL import Image as PILImage
 
     buffer = io.BytesIO()
-    PILImage.fromarray(gray).save(buffer, format="PNG", optimize=True)
+    PILImage.fromarray(gray).save(buffer, format="PNG", compress_level=4)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -116,9 +116,8 @@ def plane_png(data: np.ndarray, spacing: tuple[float, float], window: tuple[floa
     (2.0, 0.25)
     """
     data = _enlarge(_crop(np.asarray(data), spacing, crop_um), spacing, display_pixel_um)
-    gray = to_uint8(data, window)
-    rgb, bar_um = _add_scale_bar(np.stack([gray] * 3, axis=-1), display_pixel_um)
-    return Panel(png_data_uri(rgb), bar_um, display_pixel_um)
+    gray, bar_um = _add_scale_bar(to_uint8(data, window), display_pixel_um)
+    return Panel(png_data_uri(gray), bar_um, display_pixel_um)
 
 
 def rgb_png(rgb: np.ndarray, spacing: tuple[float, float], display_pixel_um: float,

@@ -185,6 +185,18 @@ def plots_section(case: Case) -> Section:
 
 
 # ----------------------------------------------------------------------------- provenance
+def _baseline_text(spec: dict[str, Any]) -> str:
+    """The trained model against bicubic on its validation images (issue #18), or n/a."""
+    from geosr.models.quality import baseline_message
+
+    record = (spec.get("validation") or {}).get("below_baseline")
+    if not isinstance(record, dict):
+        return "not recorded"
+    return "WARNING: " + baseline_message(spec) if record.get("below") else (
+        f"{record['margin_db']:+.2f} dB ({record['model_psnr_db']:.2f} vs "
+        f"{record['baseline_psnr_db']:.2f} dB)")
+
+
 def provenance_section(case: Case, environment: dict[str, Any]) -> Section:
     tables = [("files", dict(case.files)), ("data fingerprints", dict(case.fingerprints)),
               ("what made each part", dict(case.commands))]
@@ -198,7 +210,9 @@ def provenance_section(case: Case, environment: dict[str, Any]) -> Section:
         m = case.model
         tables.append(("model", {"path": case.model_shown or str(m.path),
                                  "weights sha256": m.sha256,
-                                 "architecture": m.architecture, "scale": m.scale}))
+                                 "architecture": m.architecture, "scale": m.scale,
+                                 "residual over": m.spec.get("residual_over", "none"),
+                                 "validation vs bicubic": _baseline_text(m.spec)}))
         config = m.run_dir / "config.yaml" if m.run_dir is not None else None
         if config is not None and config.is_file():
             shown = f"{case.model_shown}/../config.yaml" if case.model_shown else str(config)
