@@ -46,6 +46,7 @@ from geosr.train.checkpoint import (latest_checkpoint, load_checkpoint, optimize
                                     optimizer_to_flat, rng_state, save_checkpoint,
                                     set_rng_state)
 from geosr.train.config import TrainConfig
+from geosr.train.distributed import DistContext
 from geosr.train.overrides import config_from_any
 from geosr.train.log import CsvLog, TensorBoardLog
 from geosr.train.schedule import Schedule
@@ -136,6 +137,7 @@ class Trainer:
         self.resume = resume
         self.out = Path(cfg.out) if cfg.out is not None else DEFAULT_OUT
         self.show_progress = cfg.logging.progress if show_progress is None else show_progress
+        self.dist = DistContext()           # one process unless run() finds torchrun's
 
     # ------------------------------------------------------------------ setup
     def _check_out(self) -> Optional[Path]:
@@ -306,6 +308,11 @@ class Trainer:
     # -------------------------------------------------------------------- run
     def run(self) -> Path:
         cfg = self.cfg
+        self.dist = DistContext.from_env()
+        if self.dist.world > 1 and type(self)._train_step is not Trainer._train_step:
+            raise ConfigError(f"torchrun (multi-process) training supports the paired "
+                              f"trainer, not {cfg.algorithm!r}", where="algorithm",
+                              hint="run this algorithm in one process")
         checkpoint = self._check_out()
         if cfg.logging.tensorboard:
             _require_tensorboard()
@@ -315,9 +322,12 @@ class Trainer:
             # cuBLAS needs this for deterministic matrix products (set before CUDA starts)
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.backends.cudnn.benchmark = False
+        self.dist.start(cuda)
+        self.dist.barrier()     # every rank has checked the folder before rank 0 writes
         with _torch_settings(cfg.train.threads, cfg.train.deterministic, cuda):
             seed_everything(cfg.seed)
             self._build()
+            self.dist.broadcast_parameters(self.model)
             self.step, self.finished, self.stopped_early = 0, False, False
             self.best, self.best_weights, self.bad = None, None, 0
             self.history, self.first, self.baseline, self.last_val = [], None, None, None
@@ -325,21 +335,25 @@ class Trainer:
             self.t0 = time.perf_counter()
             if checkpoint is not None:
                 self._restore(checkpoint)
-            self.out.mkdir(parents=True, exist_ok=True)
-            _write_yaml(self.out / "config.yaml", cfg.to_dict())
+            main = self.dist.is_main      # under torchrun only rank 0 writes
+            if main:
+                self.out.mkdir(parents=True, exist_ok=True)
+                _write_yaml(self.out / "config.yaml", cfg.to_dict())
             csv_log = (CsvLog(self.out / "log.csv",
                               resume_step=self.step if checkpoint is not None else None)
-                       if cfg.logging.csv else None)
+                       if cfg.logging.csv and main else None)
             tb_log = (TensorBoardLog(self.out / "tensorboard",
                                      purge_step=self.step + 1 if checkpoint else None)
-                      if cfg.logging.tensorboard else None)
+                      if cfg.logging.tensorboard and main else None)
             try:
                 self._loop(csv_log, tb_log)
             finally:
                 for log in (csv_log, tb_log):
                     if log is not None:
                         log.close()
-            return self._finish()
+            model_dir = self._finish() if main else self.out / "model"
+            self.dist.stop()       # waits for rank 0's model before the others return
+            return model_dir
 
     def _log(self, logs: tuple, row: dict[str, Any]) -> None:
         for log in logs:
@@ -361,15 +375,16 @@ class Trainer:
         if self.finished:
             return
         self.model.train()
-        bar_cm = _bar(self.show_progress, steps, self.step)
+        bar_cm = _bar(self.show_progress and self.dist.is_main, steps, self.step)
+        shard = self.dist.shard(cfg.train.batch_size)
         with bar_cm as bar:
             while self.step < steps:
                 lr = self.schedule(self.step)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                x, y, _ = self.sampler.sample(cfg.train.batch_size)
-                x = torch.from_numpy(x).to(self.device)
-                y = torch.from_numpy(y).to(self.device)
+                x, y, _ = self.sampler.sample(cfg.train.batch_size)   # the global batch
+                x = torch.from_numpy(x[shard]).to(self.device)
+                y = torch.from_numpy(y[shard]).to(self.device)
                 value = self._train_step(x, y, lr)
                 self.step += 1
                 self.loss_sum += value
@@ -393,7 +408,8 @@ class Trainer:
                 done = self.stopped_early or self.step == steps
                 if done:
                     self.finished = True
-                if done or self.step % cfg.train.checkpoint_every == 0:
+                if (done or self.step % cfg.train.checkpoint_every == 0) and \
+                        self.dist.is_main:
                     tensors, info = self._state()
                     save_checkpoint(self.out / "checkpoints", self.step, tensors, info,
                                     keep=cfg.train.keep_checkpoints)
@@ -422,6 +438,8 @@ class Trainer:
             loss = self.loss_fn(self.model(x), y)
         value = _finite(float(loss.detach()), self.step)
         loss.backward()
+        self.dist.average_gradients(self.model)   # torchrun: mean over the ranks
+        value = self.dist.mean(value)             # the global batch's loss, for the log
         if cfg.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)
         self.optimizer.step()
