@@ -147,3 +147,16 @@ def test_trust_and_assess_write_the_element_table(cli_files, capsys):
     assert not (root / "bad.trust").exists()
     assert main(["trust", str(sr), str(root / "lr.tif"), "--level", "2",
                  "--out", str(root / "bad.trust")]) == 2
+
+
+def test_possibly_missed_elements_are_listed():
+    pred = np.zeros((30, 30))
+    pred[5:8, 2:28] = 1.0
+    members = [pred.copy() for _ in range(4)]
+    for m in members[:3]:
+        m[20:23, 10:14] = 1.0      # three of four members see a blob the prediction lacks
+    t = element_table(pred, members, spacing=(0.1, 0.1), threshold=0.5)
+    missed = t.summary()["possibly_missed"]
+    assert len(missed) == 1 and missed[0]["pixels"] == 12
+    assert missed[0]["score"] == pytest.approx(0.75)
+    assert missed[0]["y_um"] == pytest.approx(2.1) and missed[0]["x_um"] == pytest.approx(1.15)

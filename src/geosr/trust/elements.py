@@ -19,7 +19,9 @@ branch of the segmented prediction, the probability that it exists in the truth.
 
 Rows of the table: ``id, kind (component | branch), z/y/x position of the centroid in µm
 (origin included), size (µm² / µm³ for components, µm of length for branches), pixels,
-score, confidence``.
+score, confidence``. Elements the prediction may have **missed** (segmented by at least half
+of the members where the prediction has nothing) are listed in the summary
+(``possibly_missed``, uncalibrated).
 
 >>> import numpy as np
 >>> pred = np.zeros((20, 20)); pred[5:8, 2:18] = 1.0; pred[14, 14] = 1.0
@@ -113,7 +115,8 @@ class ElementTable:
     threshold: float
     calibrated: bool
     member_kind: str | None = None
-    masks: dict[int, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
+    masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
+    missed: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -135,6 +138,7 @@ class ElementTable:
                               "in the card)",
                 "least_confident": [{k: r[k] for k in ("id", "kind", "y_um", "x_um", "size",
                                                        "confidence")} for r in doubtful],
+                "possibly_missed": sorted(self.missed, key=lambda r: -r["score"])[:limit],
                 "files": ["elements.csv", "element_confidence.tif"]}
 
 
@@ -182,6 +186,20 @@ def _agreement(labels: np.ndarray, n: int, members: Sequence[np.ndarray],
     return np.mean(fractions, axis=0)
 
 
+def _possibly_missed(mask: np.ndarray, members: Sequence[np.ndarray], threshold: float,
+                     spacing: Sequence[float], origin: Sequence[float]) -> list[dict[str, Any]]:
+    """Components that at least half of the members segment where the prediction has nothing
+    (``score``: the members' mean agreement there; uncalibrated)."""
+    from scipy import ndimage
+
+    votes = np.mean([np.asarray(m) > threshold for m in members], axis=0)
+    absent = (votes >= 0.5) & ~ndimage.binary_dilation(mask)
+    labels, n = ndimage.label(absent, structure=np.ones((3,) * mask.ndim, bool))
+    rows = _rows(labels, n, "component", 1, _agreement(labels, n, members, threshold),
+                 spacing, origin)
+    return [{**r, "kind": "possibly missed"} for r in rows if r["pixels"] >= 2]
+
+
 def element_table(prediction: np.ndarray, members: Sequence[np.ndarray], *,
                   spacing: Sequence[float], origin: Sequence[float] | None = None,
                   threshold: float | None = None, min_size_px: int = 1,
@@ -208,6 +226,7 @@ def element_table(prediction: np.ndarray, members: Sequence[np.ndarray], *,
     conf = scores if calibration is None else calibration(*row_inputs(rows))
     for r, c in zip(rows, conf):
         r["confidence"] = float(c)
+    missed = _possibly_missed(f > thr, members, thr, spacing, origin)
     image = np.full(f.shape, np.nan, np.float32)
     if nc:
         lut = np.concatenate([[np.nan], conf[:nc]]).astype(np.float32)
@@ -215,7 +234,7 @@ def element_table(prediction: np.ndarray, members: Sequence[np.ndarray], *,
     return ElementTable(rows=rows, labels=comps.astype(np.int32), confidence_image=image,
                         threshold=thr, calibrated=calibration is not None,
                         member_kind=member_kind,
-                        masks={"component": comps, "branch": branches})
+                        masks={"component": comps, "branch": branches}, missed=missed)
 
 
 def truth_labels(table: ElementTable, truth_mask: np.ndarray, tolerance_px: int = 1
