@@ -228,6 +228,9 @@ def degrade(
                                             "shepp-logan, cosine, hamming, hann."),
     intensity_range: Optional[Tuple[float, float]] = typer.Option(
         None, "--intensity-range", help="CT: input intensities of pore and bone (LO HI)."),
+    forward: Optional[Path] = typer.Option(None, "--forward", help="forward_model.json "
+                                           "measured by `geosr pairs register` (scale, PSF, "
+                                           "intensity map, noise)."),
 ) -> None:
     """Simulate a low-resolution acquisition (PSF blur, area downsampling, noise, detector),
     or with --modality ct an X-ray CT scan reconstructed by FBP on the coarse voxel grid.
@@ -241,11 +244,24 @@ def degrade(
 
     pairs = _inputs(src, dst)
     _check_outputs(pairs)
-    ct = _ct_options(modality, scale, ct_preset, angles, i0, detector_fwhm_um, ct_filter,
-                     intensity_range, bit_depth)
+    from geosr.cli.pairs import forward_for_degrade
+
+    measured = forward_for_degrade(forward, {
+        "--scale": scale, "--fwhm-um": fwhm_um, "--wavelength-nm": wavelength_nm, "--na": na,
+        "--photons": photons, "--read-noise": read_noise, "--bit-depth": bit_depth,
+        "--modality": modality, "--ct-preset": ct_preset, "--angles": angles, "--i0": i0,
+        "--detector-fwhm-um": detector_fwhm_um, "--ct-filter": ct_filter,
+        "--intensity-range": intensity_range})
+    ct = None if measured else _ct_options(modality, scale, ct_preset, angles, i0,
+                                           detector_fwhm_um, ct_filter, intensity_range,
+                                           bit_depth)
     for src_file, dst_file in track(pairs, "degrading"):
         image = load(src_file)
-        if ct is not None:
+        if measured:
+            from geosr.pairs.forward import degrade_with_forward
+
+            low = degrade_with_forward(image, forward, seed=seed, crop=crop)
+        elif ct is not None:
             from geosr.degrade.ct_degrade import degrade_ct
 
             low = degrade_ct(image, seed=seed, crop=crop, **ct)

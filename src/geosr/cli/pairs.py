@@ -79,3 +79,19 @@ def register(
         fw = ", ".join(f"{v:.3g}" for v in est["fwhm_um"])
         typer.echo(f"forward model: PSF FWHM {fw} um, gain {est['noise']['gain']:.3g}, read "
                    f"noise {est['noise']['read_noise']:.3g} -> {out / 'forward_model.json'}")
+
+
+def forward_for_degrade(forward: Optional[Path], others: dict) -> Optional[dict]:
+    """The checked forward-model record for ``geosr degrade --forward`` (None without it);
+    ``others``: the degradation options given with it (option name -> value), refused because
+    the file already fixes them."""
+    if forward is None:
+        return None
+    given = [name for name, value in others.items() if value not in (None, 0, 0.0, [], "image")]
+    if given:
+        raise ConfigError(f"{', '.join(given)} cannot be combined with --forward",
+                          where="--forward", hint="the forward model file fixes the scale, "
+                          "PSF and noise; drop the other options")
+    from geosr.pairs.forward import load_forward_model
+
+    return load_forward_model(forward)

@@ -11,7 +11,8 @@ HR below ``NCC_REJECT``, or a residual more than ``RATIO_REJECT`` times the LR i
 noise sd (:func:`noise_sd`), is a *different field* — unless another integer scale matches clearly
 better (:func:`best_scale`, template matching of the binned HR over candidate scales), then it
 is a *scale mismatch*; below ``NCC_SUSPECT`` the pair is suspect; a zoom (similarity fit) more
-than 2 % from 1 is a scale mismatch.
+than 2 % from 1 is a scale mismatch; a fit whose own standard errors exceed ``SE_SHIFT`` LR
+px or ``SE_ROTATION`` degrees is suspect (:func:`judge_precision`).
 
 Across pairs (:func:`judge_focus`): a pair whose fitted PSF width is an outlier against the
 others (robust z-score > ``FOCUS_Z`` and more than ``FOCUS_REL`` relative difference) had a
@@ -31,7 +32,8 @@ from scipy import ndimage
 from geosr.degrade.psf import FWHM_PER_SIGMA
 from geosr.pairs.model import bin_blocks
 
-__all__ = ["precheck", "judge", "judge_focus", "best_scale", "NCC_REJECT", "NCC_SUSPECT"]
+__all__ = ["precheck", "judge", "judge_precision", "judge_focus", "best_scale", "noise_sd",
+           "residual_in_noise_units", "NCC_REJECT", "NCC_SUSPECT"]
 
 SATURATED_FRACTION = 0.02
 NCC_REJECT = 0.5
@@ -41,6 +43,8 @@ FOCUS_REL = 0.2
 RESIDUAL_SUSPECT = 1.5
 ZOOM_TOLERANCE = 0.02
 RATIO_REJECT = 1.5
+SE_SHIFT = 0.05
+SE_ROTATION = 0.1
 RATIO_SUSPECT = 1.25
 
 
@@ -117,6 +121,18 @@ def judge(ncc_after: float, scale: Sequence[int], lr: np.ndarray, hr: np.ndarray
         return "suspect", f"low NCC {ncc_after:.2f} after registration (< {NCC_SUSPECT})"
     if residual_ratio is not None and residual_ratio > RATIO_SUSPECT:
         return "suspect", f"residual {residual_ratio:.2f} x the LR noise (> {RATIO_SUSPECT})"
+    return "ok", ""
+
+
+def judge_precision(standard_errors: Mapping[str, float]) -> tuple[str, str]:
+    """``suspect`` when the fit itself says the registration is poorly determined (a shift
+    standard error above ``SE_SHIFT`` LR px or a rotation one above ``SE_ROTATION`` deg), as
+    for images with little structure."""
+    shift = max((v for k, v in standard_errors.items() if k.startswith("shift_")), default=0.0)
+    rot = standard_errors.get("rotation_deg", 0.0)
+    if shift > SE_SHIFT or rot > SE_ROTATION:
+        return "suspect", (f"registration poorly determined (standard error: shift "
+                           f"{shift:.3f} LR px, rotation {rot:.3f} deg)")
     return "ok", ""
 
 
