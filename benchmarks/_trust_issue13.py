@@ -217,6 +217,56 @@ def element_confidence(images: int) -> dict[str, Any]:
             "reliability_heldout": reliability(yt, conf), "calibration": cal.to_dict()}
 
 
+def element_confidence_real(data_dir: Path | None, slices: int = 20) -> dict[str, Any]:
+    """Element confidence on a real volume: LHDL trabecular bone micro-CT planes (192² crop,
+    19.5 µm voxels) degraded ×2 with Poisson noise (20 photons per unit), bicubic prediction,
+    8 re-noised members; truth = the Otsu segmentation of the real HR plane. Calibrated on
+    even planes, checked on odd planes (every 200/``slices``-th)."""
+    from geosr.core import Image
+    from geosr.degrade import degrade
+    from geosr.io import load
+    from geosr.resample import upscale
+    from geosr.trust.acquisition import Acquisition
+    from geosr.trust.elements import (
+        auroc, element_table, expected_calibration_error, fit_calibration, member_predictions,
+        row_inputs, truth_labels,
+    )
+    from skimage.filters import threshold_otsu
+
+    root = Path(data_dir or os.environ.get("GEOSR_DATA", Path(__file__).resolve().parents[2]
+                                           / "shared" / "data"))
+    path = root / "bone" / "lhdl_trabecular_microct" / "3155_D_4_bc_200cube_uint8.tif"
+    if not path.exists():
+        return {"skipped": f"{path} not found"}
+    vol = np.asarray(load(path).numpy(), np.float64)
+
+    def bicubic(img):
+        return np.asarray(upscale(img, 2, method="bicubic").numpy(), np.float64)
+
+    def elements(planes):
+        rows, labels = [], []
+        for z in planes:
+            hr = vol[z, :192, :192] / 255.0 + 0.05
+            lr = degrade(Image(hr, "YX", spacing=(19.5, 19.5)), scale=2, photons=20.0,
+                         read_noise=0.01, seed=int(z))
+            members = member_predictions(lr, bicubic, kind="noise", members=8,
+                                         acquisition=Acquisition.from_image(lr), seed=int(z))
+            t = element_table(bicubic(lr), members, spacing=(19.5, 19.5))
+            rows += t.rows
+            labels += truth_labels(t, hr > threshold_otsu(hr)).tolist()
+        return row_inputs(rows), np.array(labels)
+
+    step = max(1, 200 // slices)
+    (xc, yc), (xt, yt) = elements(range(0, 200, 2 * step)), elements(range(step, 200, 2 * step))
+    cal = fit_calibration(*xc, yc)
+    conf = cal(*xt)
+    return {"volume": "bone/lhdl_trabecular_microct",
+            "planes_calibration": len(range(0, 200, 2 * step)),
+            "elements_heldout": int(yt.size), "real_share_heldout": float(yt.mean()),
+            "auroc_calibrated": auroc(yt, conf), "auroc_agreement_only": auroc(yt, xt[0]),
+            "ece_heldout": expected_calibration_error(yt, conf)}
+
+
 def markdown(r: dict[str, Any]) -> list[str]:
     lines = []
     vc = r.get("verdict_control")
@@ -254,4 +304,11 @@ def markdown(r: dict[str, Any]) -> list[str]:
                   f"{ec['auroc_agreement_only']:.3f})",
                   f"- held-out ECE: {ec['ece_heldout']:.3f} (raw agreement: "
                   f"{ec['ece_uncalibrated_agreement']:.3f})"]
+    er = r.get("element_confidence_real")
+    if er and "skipped" not in er:
+        lines += ["", f"## Element confidence on a real volume ({er['volume']})", "",
+                  f"- held-out elements: {er['elements_heldout']} "
+                  f"({er['real_share_heldout']:.2f} real)",
+                  f"- AUROC real vs invented: {er['auroc_calibrated']:.3f} (agreement alone "
+                  f"{er['auroc_agreement_only']:.3f}); held-out ECE: {er['ece_heldout']:.3f}"]
     return lines

@@ -295,7 +295,8 @@ def main() -> None:
         verdict_control=i13.verdict_control(args.oracle_images or (200 if quick else 1000)),
         ood_oracle_scenes=i13.ood_oracle_scenes(args.ood_scenes or (40 if quick else 150)),
         real_shift=i13.real_shift(args.data),
-        element_confidence=i13.element_confidence(args.element_images or (8 if quick else 40)))
+        element_confidence=i13.element_confidence(args.element_images or (8 if quick else 40)),
+        element_confidence_real=i13.element_confidence_real(args.data, 6 if quick else 20))
     result["wall_s"] = time.time() - t0
     name = "trust_evidence_quick" if quick else "trust_evidence"
     if args.only_issue13:
