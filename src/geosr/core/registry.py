@@ -10,8 +10,9 @@ cycle between a registry and the modules that register into it).
 
 Built-in entries are found in one of two ways:
 
-- ``builtins``: ``name → "module:attribute"`` — only that module is imported, when that name
-  is first used (the model registry: building ``espcn`` does not import RCAN);
+- ``builtins``: ``name → "module:attribute"`` (or ``"module"``: the module itself is the
+  entry) — only that module is imported, when that name is first used (the model registry:
+  building ``espcn`` does not import RCAN);
 - ``modules``: modules imported all at once the first time the registry is listed or misses a
   name (cheap entries, several per module: the losses).
 
@@ -60,17 +61,22 @@ class Registry(Generic[T]):
         ``False``: names are stripped and lower-cased (``"L1"`` is ``"l1"``).
     hint_label:
         The word before the list of names in an unknown-name error (``"allowed"``).
+    sort_names:
+        ``True``: names are listed sorted; ``False``: built-ins in table order, then the others
+        in the order they were registered.
     """
 
     def __init__(self, kind: str, *, where: str | None = None,
                  builtins: Mapping[str, str] | None = None, modules: Iterable[str] = (),
-                 case_sensitive: bool = True, hint_label: str = "allowed"):
+                 case_sensitive: bool = True, hint_label: str = "allowed",
+                 sort_names: bool = True):
         self.kind = kind
         self.where = where if where is not None else kind
         self.builtins = dict(builtins or {})
         self.modules = tuple(modules)
         self.case_sensitive = case_sensitive
         self.hint_label = hint_label
+        self.sort_names = sort_names
         self._entries: dict[str, T] = {}
         self._meta: dict[str, dict[str, Any]] = {}
         self._modules_loaded = not self.modules
@@ -123,10 +129,11 @@ class Registry(Generic[T]):
                 importlib.import_module(module)   # each registers its entries
 
     def names(self) -> list[str]:
-        """Every registered and built-in name, sorted (imports the ``modules``, not the
-        ``builtins``)."""
+        """Every registered and built-in name (sorted, or in table order: see ``sort_names``);
+        imports the ``modules``, not the ``builtins``."""
         self._load_modules()
-        return sorted(set(self.builtins) | set(self._entries))
+        names = list(dict.fromkeys([*self.builtins, *self._entries]))
+        return sorted(names) if self.sort_names else names
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.key(name) in self.names()
@@ -144,7 +151,7 @@ class Registry(Generic[T]):
             module_name, _, attribute = self.builtins[key].partition(":")
             module = importlib.import_module(module_name)   # runs its @register
             if key not in self._entries:
-                self._entries[key] = getattr(module, attribute)
+                self._entries[key] = getattr(module, attribute) if attribute else module
                 self._meta.setdefault(key, {})
             return self._entries[key]
         self._load_modules()
@@ -159,7 +166,7 @@ class Registry(Generic[T]):
         return dict(self._meta.get(self.key(name), {}))
 
     def items(self) -> list[tuple[str, T]]:
-        """``(name, entry)`` for every name, sorted (imports every built-in)."""
+        """``(name, entry)`` for every name (imports every built-in)."""
         return [(name, self.get(name)) for name in self.names()]
 
     def __repr__(self) -> str:

@@ -15,6 +15,8 @@ topology guarantee, so the mask's connected components equal the graph's.
 from geosr.phantoms.api import KINDS, Phantom, kind_parameters, phantom
 from geosr.phantoms.graph import (graph_components, load_graph, mask_components, save_graph,
                                   summarize_graph)
+from geosr.phantoms.kinds import available_phantom_kinds, register_phantom_kind
 
 __all__ = ["phantom", "Phantom", "KINDS", "kind_parameters", "load_graph", "save_graph",
-           "graph_components", "mask_components", "summarize_graph"]
+           "graph_components", "mask_components", "summarize_graph", "register_phantom_kind",
+           "available_phantom_kinds"]

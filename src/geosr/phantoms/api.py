@@ -11,7 +11,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import warnings
 from pathlib import Path
@@ -26,17 +25,10 @@ from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
 from geosr.core.seeding import resolve_seed
 from geosr.phantoms.graph import graph_data, summarize_graph
+from geosr.phantoms.kinds import KINDS, PHANTOM_KINDS, phantom_kind
 from geosr.phantoms.params import ParamSpec, describe, resolve
 
 __all__ = ["Phantom", "phantom", "KINDS", "kind_parameters"]
-
-#: phantom kind -> module implementing it
-KINDS: dict[str, str] = {
-    "dentin": "geosr.phantoms.dentin",
-    "lcn": "geosr.phantoms.lcn",
-    "cortical": "geosr.phantoms.cortical",
-    "porous": "geosr.phantoms.porous",
-}
 
 #: parameters shared by every kind (intensity model)
 COMMON: dict[str, ParamSpec] = {
@@ -108,13 +100,6 @@ class Phantom:
         return {key: out / name for key, name in names.items()}
 
 
-def _module(kind: Any):
-    if not isinstance(kind, str) or kind.lower() not in KINDS:
-        raise ConfigError(f"unknown phantom kind {kind!r}", where="kind",
-                          hint="use one of " + ", ".join(KINDS))
-    return importlib.import_module(KINDS[kind.lower()])
-
-
 def kind_parameters(kind: str, dims: int = 2) -> dict[str, dict[str, Any]]:
     """The parameters of a kind with their defaults for ``dims`` and docs (units included),
     plus ``size_um`` and ``spacing_um``.
@@ -122,7 +107,7 @@ def kind_parameters(kind: str, dims: int = 2) -> dict[str, dict[str, Any]]:
     >>> kind_parameters("dentin", 3)["spacing_um"]["default"]
     0.2
     """
-    mod = _module(kind)
+    mod = phantom_kind(kind)
     table = {"size_um": {"default": mod.DEFAULT_SIZE[dims - 2], "doc": "field size, µm"},
              "spacing_um": {"default": mod.DEFAULT_SPACING[dims - 2],
                             "doc": "pixel/voxel spacing, µm"}}
@@ -183,8 +168,35 @@ def phantom(kind: str, *, dims: int = 2, size_um: float | tuple[float, ...] | No
     >>> ph.image.shape, ph.image.dtype.name, ph.params["porosity"] > 0
     ((200, 200), 'float32', True)
     """
-    mod = _module(kind)
-    kind = kind.lower()
+    mod = phantom_kind(kind)
+    kind = PHANTOM_KINDS.key(kind)
+    dims, size, spacing, shape = _grid(mod, dims, size_um, spacing_um)
+    p = resolve(kind, {**mod.SPECS, **COMMON}, params, dims=dims)
+    _check_resolution(mod, p, spacing, shape)
+    if not isinstance(bright, (bool, np.bool_)):
+        raise ConfigError(f"expected true/false, got {bright!r}", where="bright")
+    (rng_geom, rng_tex), seed_used = _seed_sequence(seed)
+
+    occ, mask, labels, graph, derived = mod.generate(shape, spacing, p, rng_geom)
+
+    img = _intensity(occ, rng_tex, p, bright=bool(bright))
+    extent = tuple(n * h for n, h in zip(shape, spacing))
+    out: dict[str, Any] = {
+        "kind": kind, "dims": dims, "seed": seed_used, "bright": bool(bright),
+        "axes": "YX" if dims == 2 else "ZYX", "shape": list(shape), "size_um": list(extent),
+        "size_um_requested": list(size), "spacing_um": list(spacing),
+        "origin_um": [h / 2 for h in spacing], "unit": "um",
+        **p, **_truth(occ, mask, labels, graph, extent), **derived,
+    }
+    out["thin_fraction_of_porosity"] = (out["porosity_thin"] / out["porosity"]
+                                        if out["porosity"] > 0 else 0.0)
+    return _assemble(img, mask, labels, graph, _plain(out))
+
+
+def _grid(mod: Any, dims: Any, size_um: Any, spacing_um: Any
+          ) -> tuple[int, tuple[float, ...], tuple[float, ...], tuple[int, ...]]:
+    """``(dims, size_um, spacing_um, shape)`` checked: kind defaults for what is None, at least
+    8 pixels and at most :data:`_MAX_VOXELS` in all."""
     if isinstance(dims, bool) or dims not in (2, 3):
         raise ConfigError(f"dims must be 2 or 3, got {dims!r}", where="dims")
     dims = int(dims)
@@ -199,8 +211,13 @@ def phantom(kind: str, *, dims: int = 2, size_um: float | tuple[float, ...] | No
     if int(np.prod(shape, dtype=np.int64)) > _MAX_VOXELS:
         raise ConfigError(f"shape {shape} has more than {_MAX_VOXELS:,} voxels",
                           where="size_um", hint="reduce size_um or increase spacing_um")
-    specs = {**mod.SPECS, **COMMON}
-    p = resolve(kind, specs, params, dims=dims)
+    return dims, size, spacing, shape
+
+
+def _check_resolution(mod: Any, p: dict[str, Any], spacing: tuple[float, ...],
+                      shape: tuple[int, ...]) -> None:
+    """Refuse a spacing coarser than the kind's smallest feature (warn with
+    ``allow_subvoxel``)."""
     feature, size_feature = mod.smallest_feature(
         p, spacing, tuple(n * h for n, h in zip(shape, spacing)))
     if max(spacing) > size_feature:
@@ -211,45 +228,41 @@ def phantom(kind: str, *, dims: int = 2, size_um: float | tuple[float, ...] | No
                               hint=f"use spacing_um ≤ {size_feature:g}, a scaled mode where "
                                    "offered, or allow_subvoxel=True")
         warnings.warn(message + "; the mask keeps sub-voxel branches one voxel wide",
-                      stacklevel=2)
-    if not isinstance(bright, (bool, np.bool_)):
-        raise ConfigError(f"expected true/false, got {bright!r}", where="bright")
-    (rng_geom, rng_tex), seed_used = _seed_sequence(seed)
+                      stacklevel=3)
 
-    occ, mask, labels, graph, derived = mod.generate(shape, spacing, p, rng_geom)
 
-    img = _intensity(occ, rng_tex, p, bright=bool(bright))
-    extent = tuple(n * h for n, h in zip(shape, spacing))
-    axes = "YX" if dims == 2 else "ZYX"
-    origin = tuple(h / 2 for h in spacing)
-    volume = float(np.prod(extent))
+def _truth(occ: np.ndarray, mask: np.ndarray, labels: np.ndarray, graph: nx.Graph,
+           extent: tuple[float, ...]) -> dict[str, Any]:
+    """The derived ground truth: porosity and its split, occupancy, the graph summary and its
+    length density (per µm² in 3D, per µm in 2D)."""
     summary = summarize_graph(graph)
-    out: dict[str, Any] = {
-        "kind": kind, "dims": dims, "seed": seed_used, "bright": bool(bright), "axes": axes,
-        "shape": list(shape), "size_um": list(extent),
-        "size_um_requested": list(size), "spacing_um": list(spacing),
-        "origin_um": list(origin), "unit": "um",
-        **p,
+    density = ("length_density_per_um2" if len(extent) == 3 else "length_density_per_um")
+    return {
         "porosity": float(mask.mean()),
         "porosity_large": float(np.mean(labels == 1)),
         "porosity_thin": float(np.mean(labels == 2)),
         "occupancy_mean": float(occ.mean(dtype=np.float64)),
         **summary,
-        ("length_density_per_um2" if dims == 3 else "length_density_per_um"):
-            summary["total_length_um"] / volume,
-        **derived,
+        density: summary["total_length_um"] / float(np.prod(extent)),
     }
-    out["thin_fraction_of_porosity"] = (out["porosity_thin"] / out["porosity"]
-                                        if out["porosity"] > 0 else 0.0)
-    meta = {"phantom": kind, "seed": seed_used, "bright": bool(bright)}
-    image = Image(img, axes, spacing=spacing, unit="um", origin=origin,
-                  metadata={**meta, "content": "intensity"})
-    mask_img = Image(mask.astype(np.uint8), axes, spacing=spacing, unit="um", origin=origin,
-                     metadata={**meta, "content": "mask (1 = pore)"})
-    label_img = Image(labels.astype(np.uint8), axes, spacing=spacing, unit="um", origin=origin,
-                      metadata={**meta, "content": "labels (0 matrix, 1 large pore, 2 thin)"})
-    return Phantom(image=image, mask=mask_img, graph=graph, params=_plain(out),
-                   labels=label_img)
+
+
+def _assemble(img: np.ndarray, mask: np.ndarray, labels: np.ndarray, graph: nx.Graph,
+              params: dict[str, Any]) -> Phantom:
+    """The :class:`Phantom`: image, mask and labels on the grid ``params`` describes."""
+    spacing, axes = tuple(params["spacing_um"]), params["axes"]
+    origin = tuple(params["origin_um"])
+    meta = {"phantom": params["kind"], "seed": params["seed"], "bright": params["bright"]}
+
+    def image(data: np.ndarray, content: str) -> Image:
+        return Image(data, axes, spacing=spacing, unit="um", origin=origin,
+                     metadata={**meta, "content": content})
+
+    return Phantom(image=image(img, "intensity"), mask=image(mask.astype(np.uint8),
+                                                             "mask (1 = pore)"),
+                   graph=graph, params=params,
+                   labels=image(labels.astype(np.uint8),
+                                "labels (0 matrix, 1 large pore, 2 thin)"))
 
 
 def _intensity(occ: np.ndarray, rng: np.random.Generator, p: dict[str, Any], *, bright: bool
