@@ -255,3 +255,41 @@ def test_forward_model_drives_trust(registered, tmp_path, capsys):
     code = main(["trust", str(sr), str(lr_path), "--model", str(model), "--forward",
                  str(forward), "--photons", "10", "--out", str(tmp_path / "t2")])
     assert code == 2 and "--forward" in capsys.readouterr().err
+
+
+def test_training_sources_use_forward_model_and_register(registered, raw, tmp_path,
+                                                         monkeypatch):
+    from pydantic import TypeAdapter
+
+    from geosr.data.sources import DataSource
+
+    forward = registered / "forward_model.json"
+    adapter = TypeAdapter(DataSource)
+    phantom = adapter.validate_python({
+        "source": "phantom", "kind": "dentin", "size_um": 12.8, "spacing_um": 0.1,
+        "train_seeds": 2, "val_seeds": 1, "degradation": {"forward": str(forward),
+                                                          "variants": 1}})
+    ds = phantom.build(scale=4)
+    assert ds.train[0].lr.shape[-2:] == (32, 32)
+    assert ds.degradation["train_draws"][0]["params"] == {}
+    with pytest.raises(Exception, match="forward"):      # the file fixes the noise
+        adapter.validate_python({"source": "phantom", "degradation": {
+            "forward": str(forward), "photons": 10}})
+    with pytest.raises(Exception, match="scale"):        # the file is for x4
+        phantom.build(scale=2)
+    # raw pairs registered once into a content-keyed cache; bad pairs left out
+    monkeypatch.setenv("GEOSR_CACHE", str(tmp_path / "cache"))
+    folders = adapter.validate_python({"source": "folders", "lr": str(raw / "lr"),
+                                       "hr": str(raw / "hr"), "register": True,
+                                       "split": {"by": "image", "fraction": 0.25}})
+    ds = folders.build(scale=4)
+    names = sorted(p.group for p in ds.train + ds.val)
+    assert names == [f"good{k}" for k in range(4)]
+    info = ds.degradation["registration"]
+    assert info["counts"]["reject"] == 6 and "focus" in info["rejected"]
+    cached = list((tmp_path / "cache" / "pairs").iterdir())
+    assert len(cached) == 1
+    stamp = (cached[0] / ".cache" / "good0.json").stat().st_mtime_ns
+    folders.build(scale=4)                               # reused: nothing registered again
+    assert (cached[0] / ".cache" / "good0.json").stat().st_mtime_ns == stamp
+    assert len(list((tmp_path / "cache" / "pairs").iterdir())) == 1

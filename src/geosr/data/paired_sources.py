@@ -94,7 +94,9 @@ class _Degrading:
             params = draw(spec, gen)
             noise_seed = int(gen.integers(2 ** 31 - 1))
             try:
-                lr = degrade_any(hr, scale=scale, seed=noise_seed, **params)
+                lr = (_measured(degradation.forward, hr, scale, noise_seed)
+                      if degradation.forward is not None
+                      else degrade_any(hr, scale=scale, seed=noise_seed, **params))
             except ConfigError as err:
                 where = f"data.degradation.{err.where}" if err.where else "data.degradation"
                 raise ConfigError(err.message, where=where, hint=err.hint) from None
@@ -121,6 +123,19 @@ class _Degrading:
         return out["train"], out["val"], info
 
 
+def _measured(forward: Path, hr: Image, scale: int, seed: int) -> Image:
+    """``degradation: {forward: path}``: the measured forward model, whose scale must be the
+    training scale."""
+    from geosr.pairs.forward import degrade_with_forward
+
+    lr = degrade_with_forward(hr, forward, seed=seed)
+    factors = lr.metadata["degradation"]["scale"]
+    if any(int(f) != int(scale) for f in factors):
+        raise ConfigError(f"the forward model {forward} is for scale {factors}, the training "
+                          f"scale is {scale}", where="forward")
+    return lr
+
+
 def _fields(items: list[tuple[str, Image]], split: SplitConfig, scale: int, seed: int
             ) -> tuple[list[tuple[str, Image]], list[tuple[str, Image]]]:
     train, val = [], []
@@ -133,12 +148,21 @@ def _fields(items: list[tuple[str, Image]], split: SplitConfig, scale: int, seed
 
 
 # ----------------------------------------------------------------------------- sources
+class RegistrationOptions(_Strict):
+    """How ``register: true`` registers raw pairs (see :func:`geosr.pairs.register_pair`)."""
+
+    transform: Literal["translation", "rigid", "similarity"] = "translation"
+    intensity: Literal["affine", "gamma"] = "affine"
+
+
 class FolderPairs(_Strict):
     """LR and HR files in two folders, matched by name.
 
     ``modcrop``: crop trailing HR pixels when the HR size is LR × scale plus less than one
     block (otherwise a size mismatch is an error). ``spacing_tolerance``: relative tolerance of
-    ``LR spacing = HR spacing × scale``.
+    ``LR spacing = HR spacing × scale``. ``register: true``: the folders hold raw experimental
+    pairs, registered first by :func:`geosr.pairs.folders.registered_folders` (once, cached by
+    content hash; rejected pairs are left out) with ``registration: {transform, intensity}``.
     """
 
     source: Literal["folders"]
@@ -147,6 +171,9 @@ class FolderPairs(_Strict):
     split: SplitConfig = SplitConfig()
     modcrop: bool = False
     spacing_tolerance: Annotated[float, Field(ge=0, le=0.5)] = 1e-3
+    #: raw experimental pairs: register them first (geosr.pairs; cached by content hash)
+    register: bool = False
+    registration: RegistrationOptions = RegistrationOptions()
 
     def recipe(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -157,8 +184,15 @@ class FolderPairs(_Strict):
         from geosr.io import load
 
         normalizer = normalizer or PercentileNormalizer()
-        lr_files, hr_files = list_images(self.lr, "data.lr"), list_images(self.hr, "data.hr")
-        names = match_by_name(lr_files, hr_files, self.lr, self.hr)
+        lr_dir, hr_dir, registration = self.lr, self.hr, None
+        if self.register:
+            from geosr.pairs.folders import registered_folders
+
+            lr_dir, hr_dir, registration = registered_folders(
+                self.lr, self.hr, scale, show_progress=show_progress,
+                **self.registration.model_dump())
+        lr_files, hr_files = list_images(lr_dir, "data.lr"), list_images(hr_dir, "data.hr")
+        names = match_by_name(lr_files, hr_files, lr_dir, hr_dir)
         problems: list[str] = []
         loaded: list[tuple[str, Image, Image]] = []
         for name in progress(names, "loading pairs", show_progress):
@@ -193,6 +227,11 @@ class FolderPairs(_Strict):
         records = {name: lr.metadata["degradation"] for name, lr, _ in loaded
                    if "degradation" in lr.metadata}
         degradation = {"mode": "paired_files", "records": records or None}
+        if registration is not None:
+            degradation["registration"] = {
+                "folder": str(lr_dir.parent), "counts": registration["counts"],
+                "rejected": {e["name"]: e["reason"] for e in registration["pairs"]
+                             if e["verdict"] == "reject"}}
         ds = DataSet(pairs["train"], pairs["val"], fingerprint, loaded[0][2].dims,
                      loaded[0][2].channels, degradation,
                      {"source": "folders", "train": sorted({p.group for p in pairs["train"]}),

@@ -18,6 +18,7 @@ Example
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
@@ -73,9 +74,14 @@ class DegradationRanges(_Strict):
     # X-ray CT instead of image-domain degradation: see geosr.data.ct_ranges (issue 17)
     modality: Literal["image", "ct"] = "image"
     ct: Optional[dict[str, Any]] = None
+    #: a measured forward model (forward_model.json of `geosr pairs register`) instead of
+    #: the parameters above
+    forward: Optional[Path] = None
 
     @model_validator(mode="after")
     def _check(self) -> "DegradationRanges":
+        if self.forward is not None:
+            return self._check_forward()
         check_spec(self.spec(), where="data.degradation")
         if self.modality == "ct" or self.ct is not None:
             from geosr.data.ct_ranges import check_ct
@@ -98,13 +104,31 @@ class DegradationRanges(_Strict):
                              + (f"; {err.hint}" if err.hint else "")) from None
         return self
 
+    def _check_forward(self) -> "DegradationRanges":
+        given = [k for k, v in self.model_dump(exclude={"variants", "forward"}).items()
+                 if v not in (None, 0.0, "image", "widefield")]
+        if given:
+            raise ValueError(f"data.degradation.forward: {', '.join(given)} cannot be combined "
+                             "with a measured forward model (it fixes PSF, noise and scale)")
+        from geosr.core.errors import GeosrError
+        from geosr.pairs.forward import load_forward_model
+
+        try:
+            load_forward_model(self.forward)
+        except GeosrError as err:
+            raise ValueError(f"data.degradation.forward: {err}") from None
+        return self
+
     def spec(self) -> dict[str, Any]:
         """The parameter spec for :func:`geosr.data.ranges.draw` (unset parameters dropped)."""
+        if self.forward is not None:
+            return {}
         if self.modality == "ct":
             from geosr.data.ct_ranges import ct_spec
 
             return ct_spec(self.ct)
-        return {k: v for k, v in self.model_dump(exclude={"variants", "modality", "ct"}).items()
+        return {k: v for k, v in self.model_dump(exclude={"variants", "modality", "ct",
+                                                          "forward"}).items()
                 if v is not None}
 
 

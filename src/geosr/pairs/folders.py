@@ -44,7 +44,7 @@ import numpy as np
 from geosr.core.errors import GeosrError, InputError
 from geosr.core.files import atomic_path, read_json, to_jsonable, write_json
 
-__all__ = ["register_folders", "CACHE_VERSION"]
+__all__ = ["register_folders", "registered_folders", "CACHE_VERSION"]
 
 CACHE_VERSION = 1
 _CSV_FIRST = ["name", "verdict", "reason"]
@@ -249,3 +249,33 @@ def _finish(out: Path, entries: list[dict[str, Any]], single: dict[str, str],
     counts = {k: sum(e["verdict"] == k for e in entries) for k in ("ok", "suspect", "reject")}
     return {"counts": counts, "pairs": entries, "forward_model": forward,
             "files": {k: str(v) for k, v in files.items()}}
+
+
+def registered_folders(lr_dir: str | os.PathLike, hr_dir: str | os.PathLike,
+                       scale: int | Sequence[int], *, transform: str = "translation",
+                       intensity: str = "affine", cache: str | os.PathLike | None = None,
+                       show_progress: bool = False) -> tuple[Path, Path, dict[str, Any]]:
+    """Raw pair folders registered once into a cache keyed by their content and the options
+    (``cache``; default ``$GEOSR_CACHE/pairs`` or ``~/.cache/geosr/pairs``), for
+    ``source: folders`` with ``register: true``. A later call with the same files finds the
+    cache and skips every pair. Returns ``(lr folder, hr folder, summary)`` of the kept pairs;
+    :class:`InputError` when none is kept."""
+    from geosr.io.files import images_by_name
+
+    lr_dir, hr_dir = Path(lr_dir), Path(hr_dir)
+    root = Path(cache) if cache is not None else Path(
+        os.environ.get("GEOSR_CACHE", Path.home() / ".cache" / "geosr")) / "pairs"
+    h = hashlib.sha256(json.dumps({"scale": to_jsonable(scale), "transform": transform,
+                                   "intensity": intensity, "version": CACHE_VERSION},
+                                  sort_keys=True).encode())
+    for label, folder in (("lr", lr_dir), ("hr", hr_dir)):
+        for name, path in sorted(images_by_name(folder, label=f"data.{label}").items()):
+            h.update(f"{label}/{name}\0{_digest(path)}\n".encode())
+    out = root / h.hexdigest()[:24]
+    show = (lambda name, status: print(f"  {name}: {status}")) if show_progress else None
+    summary = register_folders(lr_dir, hr_dir, scale, out, transform=transform,
+                               intensity=intensity, progress=show)
+    if not any(e["verdict"] != "reject" for e in summary["pairs"]):
+        raise InputError("every LR/HR pair was rejected by the registration", where=str(lr_dir),
+                         hint=f"see {out / 'report.html'}")
+    return out / "lr", out / "hr", summary
