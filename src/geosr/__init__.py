@@ -23,6 +23,7 @@ _EXPORTS = {
     "save": "geosr.io",
     "phantom": "geosr.phantoms",
     "degrade": "geosr.degrade",
+    "register_pair": "geosr.pairs",
     "upscale": "geosr.resample",
     "downscale": "geosr.resample",
     "evaluate": "geosr.assess.evaluation",
