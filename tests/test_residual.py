@@ -258,3 +258,16 @@ def test_a_model_below_bicubic_is_reported_by_train_and_predict(tmp_path):
     assert abs(summary["val_psnr_norm_db"]["first"] - summary["val_psnr_norm_db"][
         "bicubic"]) < 0.01
     assert summary["below_baseline"]["below"] is False
+
+
+def test_the_report_shows_the_baseline_record():
+    from geosr.models.quality import baseline_record
+    from geosr.report.tables import _baseline_text
+
+    lost = {"validation": {"below_baseline": baseline_record(33.6, 34.6)}}
+    won = {"validation": {"below_baseline": baseline_record(35.9, 34.6)}}
+    assert _baseline_text(lost).startswith("WARNING: the model is 1.00 dB below bicubic")
+    assert _baseline_text(won) == "+1.30 dB (35.90 vs 34.60 dB)"
+    assert _baseline_text({}) == "not recorded"
+    # at step 0 a residual model ties within float rounding: not "below"
+    assert baseline_record(34.6 - 1e-5, 34.6)["below"] is False
