@@ -80,3 +80,23 @@ def test_otsu_and_files_and_refusals(tmp_path):
         assess_chunked(p, segmentation="local")
     with pytest.raises(ConfigError, match="needs a threshold"):
         assess_chunked(p, segmentation="fixed")
+
+
+def test_cli_assess_chunked(tmp_path, capsys):
+    import json
+
+    from geosr.cli.main import main
+    from geosr.core import Image
+    from geosr.io import save
+
+    p, g, t = _pair((14, 16, 18), 4)
+    save(Image((p > t).astype(np.uint8), "ZYX"), tmp_path / "p.zarr")
+    save(Image((g > t).astype(np.uint8), "ZYX"), tmp_path / "g.zarr")
+    assert main(["assess", str(tmp_path / "p.zarr"), str(tmp_path / "g.zarr"), "--chunked",
+                 "--segment", "mask", "--chunk", "6", "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    n = ndimage.label(g > t, np.ones((3, 3, 3)))[1]
+    assert "components" in out and "through-stack connectivity" in out
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["truth"]["components"] == n and record["convention"]["chunks"] == 27
+    assert main(["assess", str(tmp_path / "p.zarr"), "--chunked", "--segment", "tubeness"]) == 2

@@ -153,6 +153,15 @@ def assess(
                                          "(for --confidence)."),
     lr: Optional[Path] = typer.Option(None, "--lr", help="The LR input PRED was made from "
                                       "(for --confidence)."),
+    chunked: bool = typer.Option(False, "--chunked", help="Read PRED/GT (Zarr, TIFF, slice "
+                                 "folders) chunk by chunk, for volumes larger than memory: "
+                                 "porosity, components, Euler/Conn.D, through-stack "
+                                 "connectivity, clDice (segment: otsu, fixed or mask)."),
+    chunk: Optional[int] = typer.Option(None, "--chunk", help="With --chunked: chunk side in "
+                                        "voxels (default 1024 in 2D, 128 in 3D)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="With --chunked: run the "
+                                          "chunks on dask.distributed, local:N or "
+                                          "tcp://HOST:PORT."),
 ) -> None:
     """Network metrics: porosity, components, Betti numbers, clDice, skeleton length density,
     connectivity, thickness, lacunae, anisotropy, with the segmentation recorded."""
@@ -163,6 +172,13 @@ def assess(
     from geosr.core.errors import ConfigError
     from geosr.core.per_axis import one_or_per_axis
 
+    if chunked:
+        from geosr.cli.assess_chunked import assess_chunked_command
+
+        assess_chunked_command(pred, gt, segment=segment.value, threshold=threshold,
+                               bright=not dark, chunk=chunk, cluster=cluster,
+                               json_path=json_path)
+        return
     if confidence:
         from geosr.trust.element_cli import check_confidence_options
 
