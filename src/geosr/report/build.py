@@ -22,8 +22,8 @@ import numpy as np
 
 from geosr.core.errors import InputError
 from geosr.core.image import Image
-from geosr.report.case import (IQA, Case, Evidence, ModelInfo, Network, fingerprint, load_image,
-                               read_csv_rows, stem)
+from geosr.report.case import (IQA, Case, Evidence, ModelInfo, Network, csv_rows, fingerprint,
+                               load_image, read_csv_rows, stem)
 
 __all__ = ["build_case", "load_case", "model_info", "gather_parts", "evaluation_part", "network_part", "trust_part"]
 
@@ -260,9 +260,9 @@ def trust_part(case: Case, prediction: Any, trust: Any, compute: bool) -> Eviden
     if folder is not None:
         summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
         case.commands["trust evidence"] = f"read from {folder}"
-        elements = read_csv_rows(folder / "elements.csv") if \
-            (folder / "elements.csv").is_file() else []
-        return Evidence(summary, folder=folder, elements=elements, source=f"read from {folder}")
+        evidence = Evidence(summary, folder=folder, source=f"read from {folder}")
+        _read_elements(evidence, folder, prediction)
+        return evidence
     if trust is None or not compute or case.model is None or case.lr is None:
         return None
     from geosr.trust.report import trust_report
@@ -272,4 +272,25 @@ def trust_part(case: Case, prediction: Any, trust: Any, compute: bool) -> Eviden
                                        f"{case.files.get('lr', 'LR')} --model "
                                        f"{case.model.path if case.model else 'MODEL'} "
                                        "(same function, in the report)")
-    return Evidence(rep.summary, maps=dict(rep.maps), source="computed")
+    evidence = Evidence(rep.summary, maps=dict(rep.maps), source="computed")
+    if "elements.csv" in getattr(rep, "files", {}):
+        evidence.elements = csv_rows(rep.files["elements.csv"].decode("utf-8"))
+    return evidence
+
+
+def _read_elements(evidence: Evidence, folder: Path, prediction: Any) -> None:
+    """``elements.csv`` (and ``element_confidence.tif``) from the trust folder, else from the
+    ``PRED.elements/`` folder ``geosr assess --confidence`` writes beside the prediction."""
+    candidates = [folder]
+    if isinstance(prediction, (str, os.PathLike)):
+        from geosr.trust.element_cli import elements_folder
+
+        candidates.append(elements_folder(Path(prediction)))
+    for place in candidates:
+        if (place / "elements.csv").is_file():
+            evidence.elements = read_csv_rows(place / "elements.csv")
+            if place != folder and (place / "element_confidence.tif").is_file():
+                from geosr.io import load
+
+                evidence.maps["element_confidence"] = load(place / "element_confidence.tif")
+            return

@@ -21,7 +21,7 @@ from geosr.core.errors import InputError
 from geosr.core.image import Image, as_image
 
 __all__ = ["Case", "IQA", "Network", "Evidence", "ModelInfo", "load_image", "fingerprint",
-           "read_csv_rows", "stem"]
+           "read_csv_rows", "csv_rows", "stem"]
 
 
 @dataclasses.dataclass
@@ -148,6 +148,13 @@ def stem(path: Any) -> str:
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
     """Rows of a CSV file (``#`` comment lines skipped) as dictionaries of strings."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        lines = [line for line in fh if not line.startswith("#")]
-    return list(csv.DictReader(lines))
+    return csv_rows(Path(path).read_text(encoding="utf-8"))
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    r"""Rows of CSV text (``#`` comment lines skipped) as dictionaries of strings.
+
+    >>> csv_rows("# note\nid,kind\n1,branch\n")
+    [{'id': '1', 'kind': 'branch'}]
+    """
+    return list(csv.DictReader([line for line in text.splitlines() if not line.startswith("#")]))

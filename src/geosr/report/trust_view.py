@@ -119,15 +119,30 @@ def least_confident(elements: list[dict[str, str]], n: int = 10) -> list[dict[st
 
 
 def _elements_html(evidence: Evidence) -> str:
-    if not evidence.elements:
-        return ""
-    rows = least_confident(evidence.elements)
-    header = list(rows[0])
-    return (f"<p>Per-element confidence ({len(evidence.elements)} elements in "
-            "<code>elements.csv</code>); the least confident of each kind, most likely "
-            "invented or missed:</p>"
-            + grid_table_html(header, [[r.get(h, "") for h in header] for r in rows],
-                              sortable=True))
+    """The least confident elements (most likely invented) and, from the summary, the
+    elements the prediction may have missed."""
+    out = ""
+    info = evidence.summary.get("elements") or {}
+    if evidence.elements:
+        rows = least_confident(evidence.elements)
+        header = list(rows[0])
+        out += (f"<p>Per-element confidence ({len(evidence.elements)} elements in "
+                "<code>elements.csv</code>; " + html.escape(str(info.get("confidence", "")))
+                + "). The least confident of each kind, most likely invented:</p>"
+                + grid_table_html(header, [[r.get(h, "") for h in header] for r in rows],
+                                  sortable=True))
+    missed = info.get("possibly_missed") or []
+    if missed:
+        header = [k for k in missed[0] if not isinstance(missed[0][k], (list, dict))]
+        out += ("<p>Elements the prediction may have missed (segmented by most members where "
+                "the prediction has nothing; uncalibrated):</p>"
+                + grid_table_html(header, [[_cell(r.get(h)) for h in header] for r in missed],
+                                  sortable=True))
+    return out
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def trust_section(evidence: Evidence, prediction: Image, pixel: float,
