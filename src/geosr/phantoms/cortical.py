@@ -79,44 +79,78 @@ def generate(shape, spacing, p: dict[str, Any], rng: np.random.Generator):
 
 
 def build(net: Network, p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """Add canals and Volkmann links to ``net``; return derived ground-truth numbers."""
-    dims = net.dims
-    L = net.extent
-    axial = float(L[0])                  # bone axis: Z (3D) or Y (2D), index 0
-    lat_size = L[1:] if dims == 2 else L[1:]
-    step = max(2 * net.h, 0.25)
-    gap = net.gap
-    rlo, rhi = sorted(p["canal_radius_range_um"])
-    vlo, vhi = sorted(p["volkmann_radius_range_um"])
-    spacing = p["canal_spacing_um"]
+    """Add canals and Volkmann links to ``net``; return derived ground-truth numbers.
 
-    # ---- canal positions across the axis (hard-core RSA)
-    area = float(np.prod(lat_size))
-    expected = area / spacing ** (dims - 1)
-    n_target = int(rng.poisson(expected))
-    positions: list[np.ndarray] = []
-    radii0: list[float] = []
-    hard_core = 0.5 * spacing
-    drift_dir0 = random_unit(rng, dims - 1)
-    phase0 = rng.uniform(0, 2 * np.pi)
-    tries = 0
-    while len(positions) < n_target and tries < 200 * max(n_target, 1):
-        tries += 1
-        r = float(np.clip(p["canal_radius_um"] * np.exp(rng.normal(0, p["canal_radius_sigma"])),
-                          rlo, rhi))
-        margin = r * (1 + p["radius_variation"]) + net.h
-        if np.any(lat_size < 2 * margin):
-            continue
-        pos = rng.uniform(margin, lat_size - margin)
-        if any(np.linalg.norm(pos - q) < max(hard_core, r + rq + 2 * p["drift_um"] * 0.3 + gap)
-               for q, rq in zip(positions, radii0)):
-            continue
-        positions.append(pos)
-        radii0.append(r)
+    The steps, in the order they draw from ``rng``: canal positions across the bone axis
+    (hard-core random sequential addition), the canals along it, their neighbours (no draws),
+    the Volkmann links; then the ground-truth numbers."""
+    cortical = _Cortical(net, p, rng)
+    cortical.place_canals()
+    cortical.draw_canals()
+    cortical.find_neighbours()
+    cortical.add_volkmann()
+    return cortical.truth()
 
-    canals: list[int] = []
-    n_axial = max(2, int(np.ceil(axial / max(step, 0.5 * rlo))) + 1)
-    for pos, r in zip(positions, radii0):
+
+class _Cortical:
+    """The state shared by the steps of :func:`build` (lengths in µm; the bone axis is index 0:
+    Z in 3D, Y in 2D)."""
+
+    def __init__(self, net: Network, p: dict[str, Any], rng: np.random.Generator):
+        self.net, self.p, self.rng = net, p, rng
+        self.dims = net.dims
+        self.L = net.extent
+        self.axial = float(self.L[0])
+        self.lat_size = self.L[1:]
+        self.step = max(2 * net.h, 0.25)
+        self.gap = net.gap
+        self.rlo, self.rhi = sorted(p["canal_radius_range_um"])
+        self.vlo, self.vhi = sorted(p["volkmann_radius_range_um"])
+        self.area = float(np.prod(self.lat_size))
+        self.positions: list[np.ndarray] = []
+        self.radii0: list[float] = []
+        self.canals: list[int] = []
+        self.n_links = self.n_blind = 0
+
+    def place_canals(self) -> None:
+        """Canal positions across the axis, ``canal_spacing_um`` apart on average."""
+        net, p, rng, dims, lat_size = self.net, self.p, self.rng, self.dims, self.lat_size
+        spacing = p["canal_spacing_um"]
+        expected = self.area / spacing ** (dims - 1)
+        self.n_target = n_target = int(rng.poisson(expected))
+        positions, radii0 = self.positions, self.radii0
+        hard_core = 0.5 * spacing
+        self.drift_dir0 = random_unit(rng, dims - 1)
+        self.phase0 = rng.uniform(0, 2 * np.pi)
+        tries = 0
+        while len(positions) < n_target and tries < 200 * max(n_target, 1):
+            tries += 1
+            r = float(np.clip(p["canal_radius_um"] * np.exp(rng.normal(0, p["canal_radius_sigma"])),
+                              self.rlo, self.rhi))
+            margin = r * (1 + p["radius_variation"]) + net.h
+            if np.any(lat_size < 2 * margin):
+                continue
+            pos = rng.uniform(margin, lat_size - margin)
+            if any(np.linalg.norm(pos - q) < max(hard_core,
+                                                 r + rq + 2 * p["drift_um"] * 0.3 + self.gap)
+                   for q, rq in zip(positions, radii0)):
+                continue
+            positions.append(pos)
+            radii0.append(r)
+
+    def draw_canals(self) -> None:
+        """Each canal along the axis: a sinusoidal drift, a varying radius, some partial
+        (starting or ending inside the field)."""
+        n_axial = max(2, int(np.ceil(self.axial / max(self.step, 0.5 * self.rlo))) + 1)
+        for pos, r in zip(self.positions, self.radii0):
+            sid = self._canal(pos, r, n_axial)
+            if sid is not None:
+                self.canals.append(sid)
+        self.n_canals = len(self.canals)
+        self.canal_length = sum(self.net.strands[s].length for s in self.canals)
+
+    def _canal(self, pos: np.ndarray, r: float, n_axial: int) -> int | None:
+        net, p, rng, dims, L, axial = self.net, self.p, self.rng, self.dims, self.L, self.axial
         z0, z1 = 0.0, axial
         partial = rng.random() < p["partial_fraction"]
         if partial:
@@ -126,8 +160,8 @@ def build(net: Network, p: dict[str, Any], rng: np.random.Generator) -> dict[str
             if which in (1, 2):
                 z1 = rng.uniform(0.55, 0.95) * axial
         z = np.linspace(z0, z1, max(2, int(np.ceil((z1 - z0) / axial * n_axial)) + 1))
-        phase = phase0 + rng.normal(0, 0.4)
-        direction = unit(drift_dir0 + rng.normal(0, 0.3, dims - 1))
+        phase = self.phase0 + rng.normal(0, 0.4)
+        direction = unit(self.drift_dir0 + rng.normal(0, 0.3, dims - 1))
         amp = p["drift_um"] * rng.uniform(0.6, 1.2)
         offset = amp * np.sin(2 * np.pi * z / p["drift_wavelength_um"] + phase)
         pts = np.zeros((len(z), dims))
@@ -145,90 +179,107 @@ def build(net: Network, p: dict[str, Any], rng: np.random.Generator) -> dict[str
                 pts[-1, 0] = min(pts[-1, 0], axial - rad[-1] - net.h)
         if not net.fits(pts, rad):
             net.rejected += 1
-            continue
+            return None
         u = net.add_node(pts[0], "canal" if z0 == 0 else "tip")
         v = net.add_node(pts[-1], "canal" if z1 == axial else "tip")
-        canals.append(net.add_strand(pts, rad, kind="canal", label=LARGE, start=u, end=v))
-    n_canals = len(canals)
-    canal_length = sum(net.strands[s].length for s in canals)
+        return net.add_strand(pts, rad, kind="canal", label=LARGE, start=u, end=v)
 
-    # ---- neighbours across the axis
-    mid = np.array([net.strands[s].points[len(net.strands[s].points) // 2, 1:] for s in canals]
-                   ).reshape(n_canals, dims - 1)
-    nbrs: list[list[int]] = [[] for _ in range(n_canals)]
-    for i in range(n_canals):
-        for j in range(n_canals):
-            if i != j and np.linalg.norm(mid[i] - mid[j]) <= p["volkmann_max_length_um"]:
-                nbrs[i].append(j)
-        if dims == 2 and nbrs[i]:  # in a section only the next canals on either side
-            left = [j for j in nbrs[i] if mid[j][0] < mid[i][0]]
-            right = [j for j in nbrs[i] if mid[j][0] > mid[i][0]]
-            nbrs[i] = ([max(left, key=lambda j: mid[j][0])] if left else []) + (
-                [min(right, key=lambda j: mid[j][0])] if right else [])
+    def find_neighbours(self) -> None:
+        """Canals within ``volkmann_max_length_um`` of each other across the axis (in a 2D
+        section only the next canal on either side)."""
+        net, dims, n_canals = self.net, self.dims, self.n_canals
+        mid = np.array([net.strands[s].points[len(net.strands[s].points) // 2, 1:]
+                        for s in self.canals]).reshape(n_canals, dims - 1)
+        nbrs: list[list[int]] = [[] for _ in range(n_canals)]
+        for i in range(n_canals):
+            for j in range(n_canals):
+                if i != j and np.linalg.norm(mid[i] - mid[j]) <= self.p["volkmann_max_length_um"]:
+                    nbrs[i].append(j)
+            if dims == 2 and nbrs[i]:  # in a section only the next canals on either side
+                left = [j for j in nbrs[i] if mid[j][0] < mid[i][0]]
+                right = [j for j in nbrs[i] if mid[j][0] > mid[i][0]]
+                nbrs[i] = ([max(left, key=lambda j: mid[j][0])] if left else []) + (
+                    [min(right, key=lambda j: mid[j][0])] if right else [])
+        self.mid, self.nbrs = mid, nbrs
 
-    def axial_arc(sid: int, zv: float) -> float | None:
-        strand = net.strands[sid]
+    def _axial_arc(self, sid: int, zv: float) -> float | None:
+        strand = self.net.strands[sid]
         zs = strand.points[:, 0]
         if not (zs[0] < zv < zs[-1]):
             return None
         return float(np.interp(zv, zs, strand.arc))
 
-    def v_radius(*parents: float) -> float:
-        r = float(np.clip(p["volkmann_radius_um"] * np.exp(rng.normal(0, 0.25)), vlo, vhi))
+    def _v_radius(self, *parents: float) -> float:
+        r = float(np.clip(self.p["volkmann_radius_um"] * np.exp(self.rng.normal(0, 0.25)),
+                          self.vlo, self.vhi))
         return min(r, 0.8 * min(parents))
 
-    # ---- Volkmann links
-    n_links_target = int(rng.poisson(p["volkmann_per_mm"] * canal_length * 1e-3))
-    n_links = n_blind = 0
-    for _ in range(n_links_target):
-        if n_canals == 0:
-            break
-        i = int(rng.integers(n_canals))
-        blind = rng.random() < p["blind_volkmann_fraction"] or not nbrs[i]
-        zv = rng.uniform(0, axial)
-        si = axial_arc(canals[i], zv)
-        if si is None:
-            continue
+    def add_volkmann(self) -> None:
+        """Poisson(``volkmann_per_mm`` × canal length) Volkmann canals: blind ones, or links
+        to a neighbouring canal."""
+        rng, canals = self.rng, self.canals
+        n_links_target = int(rng.poisson(self.p["volkmann_per_mm"] * self.canal_length * 1e-3))
+        for _ in range(n_links_target):
+            if self.n_canals == 0:
+                break
+            i = int(rng.integers(self.n_canals))
+            blind = rng.random() < self.p["blind_volkmann_fraction"] or not self.nbrs[i]
+            zv = rng.uniform(0, self.axial)
+            si = self._axial_arc(canals[i], zv)
+            if si is None:
+                continue
+            if blind:
+                self.n_blind += self._blind(i, si)
+            else:
+                self.n_links += self._link(i, si, zv)
+
+    def _blind(self, i: int, si: float) -> bool:
+        net, rng, dims, canal = self.net, self.rng, self.dims, self.canals[i]
+        pi, ri = net.strands[canal].at(si)
+        direction = np.zeros(dims)
+        direction[1:] = random_unit(rng, dims - 1)
+        direction[0] = rng.normal(0, 0.2)
+        direction = unit(direction)
+        rv = self._v_radius(ri)
+        length = ri + self.gap + max(6 * rv, rng.exponential(120.0))
+        path = perturbed_path(pi, pi + length * direction, amplitude=0.1 * rv, step=self.step,
+                              rng=rng, n_modes=1)
+        rad = np.linspace(rv, 0.8 * rv, len(path))
+        sid = net.add_branch(canal, si, path, rad, kind="volkmann", label=THIN,
+                             end_kind="tip", min_sep=2 * ri)
+        return sid is not None
+
+    def _link(self, i: int, si: float, zv: float) -> bool:
+        net, rng, canals, mid = self.net, self.rng, self.canals, self.mid
         pi, ri = net.strands[canals[i]].at(si)
-        if blind:
-            direction = np.zeros(dims)
-            direction[1:] = random_unit(rng, dims - 1)
-            direction[0] = rng.normal(0, 0.2)
-            direction = unit(direction)
-            rv = v_radius(ri)
-            length = ri + gap + max(6 * rv, rng.exponential(120.0))
-            path = perturbed_path(pi, pi + length * direction, amplitude=0.1 * rv, step=step,
-                                  rng=rng, n_modes=1)
-            rad = np.linspace(rv, 0.8 * rv, len(path))
-            sid = net.add_branch(canals[i], si, path, rad, kind="volkmann", label=THIN,
-                                 end_kind="tip", min_sep=2 * ri)
-            n_blind += sid is not None
-            continue
-        j = nbrs[i][int(rng.integers(len(nbrs[i])))]
+        j = self.nbrs[i][int(rng.integers(len(self.nbrs[i])))]
         zj = zv + rng.normal(0, 0.15 * np.linalg.norm(mid[i] - mid[j]))
-        sj = axial_arc(canals[j], zj)
+        sj = self._axial_arc(canals[j], zj)
         if sj is None:
-            continue
+            return False
         pj, rj = net.strands[canals[j]].at(sj)
-        rv = v_radius(ri, rj)
-        path = perturbed_path(pi, pj, amplitude=0.1 * rv, step=step, rng=rng, n_modes=1)
+        rv = self._v_radius(ri, rj)
+        path = perturbed_path(pi, pj, amplitude=0.1 * rv, step=self.step, rng=rng, n_modes=1)
         rad = np.full(len(path), rv)
         sid = net.add_branch(canals[i], si, path, rad, kind="volkmann", label=THIN,
                              end=("junction", canals[j], sj), min_sep=2 * max(ri, rj))
-        n_links += sid is not None
+        return sid is not None
 
-    volume = float(np.prod(L))
-    out: dict[str, Any] = {
-        "n_canals": n_canals,
-        "n_canals_target": n_target,
-        "canal_length_um": canal_length,
-        "n_volkmann_links": n_links,
-        "n_volkmann_blind": n_blind,
-        "volkmann_length_um": sum(s.length for s in net.strands if s.kind == "volkmann"),
-    }
-    if dims == 3:
-        out["canal_density_per_mm2"] = n_canals / (area * 1e-6)
-        out["canal_length_density_per_mm2"] = canal_length * 1e-3 / (volume * 1e-9)
-    else:
-        out["canals_per_mm"] = n_canals / (area * 1e-3)
-    return out
+    def truth(self) -> dict[str, Any]:
+        """The derived ground-truth numbers."""
+        net, n_canals, area = self.net, self.n_canals, self.area
+        volume = float(np.prod(self.L))
+        out: dict[str, Any] = {
+            "n_canals": n_canals,
+            "n_canals_target": self.n_target,
+            "canal_length_um": self.canal_length,
+            "n_volkmann_links": self.n_links,
+            "n_volkmann_blind": self.n_blind,
+            "volkmann_length_um": sum(s.length for s in net.strands if s.kind == "volkmann"),
+        }
+        if self.dims == 3:
+            out["canal_density_per_mm2"] = n_canals / (area * 1e-6)
+            out["canal_length_density_per_mm2"] = self.canal_length * 1e-3 / (volume * 1e-9)
+        else:
+            out["canals_per_mm"] = n_canals / (area * 1e-3)
+        return out
