@@ -94,9 +94,8 @@ class _GeosrWidget(widgets.Container):
             return result
         from napari.qt.threading import create_worker
 
-        self.worker = create_worker(job, _start_thread=False)
-        self.worker.returned.connect(self._done)
-        self.worker.errored.connect(self._failed)
+        self.worker = create_worker(job, _start_thread=False,   # errors shown, not re-raised
+                                    _connect={"returned": self._done, "errored": self._failed})
         self._before_start(self.worker)
         self.worker.start()
         return self.worker
