@@ -145,131 +145,158 @@ def _neighbours(lateral: np.ndarray, dims: int, max_dist: float) -> list[list[in
 
 
 def build(net: Network, p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """Add the dentin geometry to ``net``; return derived ground-truth numbers."""
-    dims = net.dims
-    ya = 0 if dims == 2 else 1                      # index of the Y axis
-    lat_axes = [1] if dims == 2 else [0, 2]          # lateral axes (x) or (z, x)
-    height = float(net.extent[ya])
-    step = max(2 * net.h, 0.25)
-    r_med = p["tubule_diameter_um"] / 2
-    sigma = p["tubule_diameter_sigma"]
-    spacing = p["tubule_spacing_um"]
-    amp = p["curvature_amplitude_um"]
-    wavelength = p["curvature_wavelength_um"]
-    # tubes are kept whole inside the box (their centrelines are clipped to this margin), so
-    # that area / length measures their diameter; the S-curve may flatten against a face
-    margin = r_med * (1 + p["diameter_variation"]) * np.exp(2 * sigma) + net.h
-    lateral = _lateral_positions(net, spacing, margin, p["position_jitter"], rng)
+    """Add the dentin geometry to ``net``; return derived ground-truth numbers.
 
-    # ---- tubules
-    phase0 = rng.uniform(0, 2 * np.pi)
-    theta0 = rng.uniform(0, 2 * np.pi)
-    n_y = max(2, int(np.ceil(height / step)) + 1)
-    y = np.linspace(0.0, height, n_y)
-    tubules: list[int] = []            # strand ids
-    tubule_lateral: list[np.ndarray] = []
-    for base in lateral:
-        a = amp * rng.uniform(0.7, 1.3)
-        phase = phase0 + rng.normal(0, 0.3)
-        offset = a * np.sin(2 * np.pi * y / wavelength + phase)
-        pts = np.zeros((n_y, dims))
-        pts[:, ya] = y
-        if dims == 2:
-            pts[:, 1] = base[0] + offset
+    The steps, in the order they draw from ``rng``: tubule positions across Y, the tubules
+    along Y, the connecting branches between neighbouring tubules, the dangling branches; then
+    the ground-truth numbers."""
+    dentin = _Dentin(net, p, rng)
+    dentin.add_tubules()
+    dentin.add_connecting_branches()
+    dentin.add_dangling_branches()
+    return dentin.truth()
+
+
+class _Dentin:
+    """The state shared by the steps of :func:`build` (lengths in µm; tubules run along Y)."""
+
+    def __init__(self, net: Network, p: dict[str, Any], rng: np.random.Generator):
+        self.net, self.p, self.rng = net, p, rng
+        self.dims = dims = net.dims
+        self.ya = 0 if dims == 2 else 1                      # index of the Y axis
+        self.lat_axes = [1] if dims == 2 else [0, 2]          # lateral axes (x) or (z, x)
+        self.height = float(net.extent[self.ya])
+        self.step = max(2 * net.h, 0.25)
+        self.r_med = p["tubule_diameter_um"] / 2
+        self.spacing = p["tubule_spacing_um"]
+        self.r_b = p["branch_diameter_um"] / 2
+        self.tubules: list[int] = []            # strand ids
+        self.n_conn = self.n_dang = 0
+
+    def add_tubules(self) -> None:
+        """Tubules at jittered lattice positions, S-curved along Y, diameters lognormal and
+        varying along their length; then each tubule's neighbours."""
+        net, p, rng, dims, ya = self.net, self.p, self.rng, self.dims, self.ya
+        sigma = p["tubule_diameter_sigma"]
+        # tubes are kept whole inside the box (their centrelines are clipped to this margin),
+        # so that area / length measures their diameter; the S-curve may flatten against a face
+        margin = self.r_med * (1 + p["diameter_variation"]) * np.exp(2 * sigma) + net.h
+        lateral = _lateral_positions(net, self.spacing, margin, p["position_jitter"], rng)
+        phase0 = rng.uniform(0, 2 * np.pi)
+        theta0 = rng.uniform(0, 2 * np.pi)
+        n_y = max(2, int(np.ceil(self.height / self.step)) + 1)
+        y = np.linspace(0.0, self.height, n_y)
+        tubule_lateral: list[np.ndarray] = []
+        for base in lateral:
+            a = p["curvature_amplitude_um"] * rng.uniform(0.7, 1.3)
+            phase = phase0 + rng.normal(0, 0.3)
+            offset = a * np.sin(2 * np.pi * y / p["curvature_wavelength_um"] + phase)
+            pts = np.zeros((n_y, dims))
+            pts[:, ya] = y
+            if dims == 2:
+                pts[:, 1] = base[0] + offset
+            else:
+                theta = theta0 + rng.normal(0, 0.3)
+                pts[:, 0] = base[0] + offset * np.cos(theta)
+                pts[:, 2] = base[1] + offset * np.sin(theta)
+            r_t = self.r_med * float(np.exp(rng.normal(0, sigma))) if sigma > 0 else self.r_med
+            lam_r = rng.uniform(20.0, 40.0)
+            radii = r_t * (1 + p["diameter_variation"] * np.sin(2 * np.pi * y / lam_r
+                                                                + rng.uniform(0, 2 * np.pi)))
+            for ax in self.lat_axes:  # keep the tube inside the box
+                pts[:, ax] = np.clip(pts[:, ax], margin, net.extent[ax] - margin)
+            if not net.fits(pts, radii):
+                net.rejected += 1
+                continue
+            u = net.add_node(pts[0], "tubule_end")
+            v = net.add_node(pts[-1], "tubule_end")
+            self.tubules.append(net.add_strand(pts, radii, kind="tubule", label=LARGE, start=u,
+                                               end=v))
+            tubule_lateral.append(base)
+        self.n_tub = len(self.tubules)
+        lat_arr = np.array(tubule_lateral).reshape(self.n_tub, dims - 1)
+        self.nbrs = _neighbours(lat_arr, dims, 1.75 * self.spacing)
+        self.total_tubule = sum(net.strands[s].length for s in self.tubules)
+
+    def _arc_at(self, sid: int, yv: float) -> float:
+        strand = self.net.strands[sid]
+        return float(np.interp(yv, strand.points[:, self.ya], strand.arc))
+
+    def _branch_radius(self) -> float:
+        return self.r_b * float(np.clip(np.exp(self.rng.normal(0, 0.1)), 0.75, 1.25))
+
+    def add_connecting_branches(self) -> None:
+        """Poisson(``branch_density_per_um`` × tubule length) branches joining a tubule to a
+        neighbour, bowed, ``branch_offset_um`` apart along Y on average."""
+        net, p, rng, tubules, nbrs = self.net, self.p, self.rng, self.tubules, self.nbrs
+        n_tub, height = self.n_tub, self.height
+        n_target = int(rng.poisson(p["branch_density_per_um"] * self.total_tubule)) \
+            if n_tub > 1 else 0
+        for _ in range(n_target):
+            i = int(rng.integers(n_tub))
+            if not nbrs[i]:
+                continue
+            j = int(nbrs[i][rng.integers(len(nbrs[i]))])
+            y0 = rng.uniform(0, height)
+            y1 = y0 + rng.normal(0, p["branch_offset_um"])
+            if not (0 < y1 < height):
+                continue
+            si, sj = self._arc_at(tubules[i], y0), self._arc_at(tubules[j], y1)
+            pi, _ = net.strands[tubules[i]].at(si)
+            pj, _ = net.strands[tubules[j]].at(sj)
+            path = perturbed_path(pi, pj, amplitude=p["branch_bow_um"], step=self.step, rng=rng,
+                                  n_modes=2)
+            radii = np.full(len(path), self._branch_radius())
+            sid = net.add_branch(tubules[i], si, path, radii, kind="branch", label=THIN,
+                                 end=("junction", tubules[j], sj))
+            self.n_conn += sid is not None
+
+    def add_dangling_branches(self) -> None:
+        """Poisson(``dangling_density_per_um`` × tubule length) blind branches leaving a tubule
+        at 40–90° to it, at least 3 diameters long."""
+        net, p, rng, dims = self.net, self.p, self.rng, self.dims
+        n_target = int(rng.poisson(p["dangling_density_per_um"] * self.total_tubule)) \
+            if self.n_tub else 0
+        for _ in range(n_target):
+            i = int(rng.integers(self.n_tub))
+            strand = net.strands[self.tubules[i]]
+            s = rng.uniform(0, strand.length)
+            pos, r_par = strand.at(s)
+            alpha = np.deg2rad(rng.uniform(40, 90))
+            sy = rng.choice([-1.0, 1.0])
+            if dims == 2:
+                lateral_dir = np.array([0.0, rng.choice([-1.0, 1.0])])
+            else:
+                psi = rng.uniform(0, 2 * np.pi)
+                lateral_dir = np.array([np.cos(psi), 0.0, np.sin(psi)])
+            axis_dir = np.zeros(dims)
+            axis_dir[self.ya] = sy
+            direction = unit(np.cos(alpha) * axis_dir + np.sin(alpha) * lateral_dir)
+            rb = self._branch_radius()
+            # at least 3 diameters outside the tubule: a shorter stub is not a branch
+            extra = min(rng.exponential(p["dangling_length_um"]), 4 * p["dangling_length_um"])
+            length = r_par + net.gap + max(extra, 6 * rb, 2 * net.h)
+            path = perturbed_path(pos, pos + length * direction,
+                                  amplitude=p["branch_bow_um"] / 2, step=self.step, rng=rng,
+                                  n_modes=1)
+            radii = np.linspace(rb, 0.7 * rb, len(path))
+            sid = net.add_branch(self.tubules[i], s, path, radii, kind="branch", label=THIN,
+                                 end_kind="branch_end")
+            self.n_dang += sid is not None
+
+    def truth(self) -> dict[str, Any]:
+        """The derived ground-truth numbers."""
+        net, n_tub = self.net, self.n_tub
+        out: dict[str, Any] = {
+            "n_tubules": n_tub,
+            "n_connecting_branches": self.n_conn,
+            "n_dangling_branches": self.n_dang,
+            "tubule_length_um": self.total_tubule,
+            "branch_length_um": sum(st.length for st in net.strands if st.kind == "branch"),
+            "tubule_density_lattice_per_mm2": 1e6 / (self.spacing**2 * np.sqrt(3) / 2),
+        }
+        if self.dims == 3:
+            out["tubule_density_per_mm2"] = n_tub / (net.extent[0] * net.extent[2] * 1e-6)
         else:
-            theta = theta0 + rng.normal(0, 0.3)
-            pts[:, 0] = base[0] + offset * np.cos(theta)
-            pts[:, 2] = base[1] + offset * np.sin(theta)
-        r_t = r_med * float(np.exp(rng.normal(0, sigma))) if sigma > 0 else r_med
-        lam_r = rng.uniform(20.0, 40.0)
-        radii = r_t * (1 + p["diameter_variation"] * np.sin(2 * np.pi * y / lam_r
-                                                            + rng.uniform(0, 2 * np.pi)))
-        for ax in lat_axes:  # keep the tube inside the box
-            pts[:, ax] = np.clip(pts[:, ax], margin, net.extent[ax] - margin)
-        if not net.fits(pts, radii):
-            net.rejected += 1
-            continue
-        u = net.add_node(pts[0], "tubule_end")
-        v = net.add_node(pts[-1], "tubule_end")
-        sid = net.add_strand(pts, radii, kind="tubule", label=LARGE, start=u, end=v)
-        tubules.append(sid)
-        tubule_lateral.append(base)
-    n_tub = len(tubules)
-    lat_arr = np.array(tubule_lateral).reshape(n_tub, dims - 1)
-    nbrs = _neighbours(lat_arr, dims, 1.75 * spacing)
-    total_tubule = sum(net.strands[s].length for s in tubules)
-
-    r_b = p["branch_diameter_um"] / 2
-
-    def arc_at(sid: int, yv: float) -> float:
-        strand = net.strands[sid]
-        return float(np.interp(yv, strand.points[:, ya], strand.arc))
-
-    def branch_radius() -> float:
-        return r_b * float(np.clip(np.exp(rng.normal(0, 0.1)), 0.75, 1.25))
-
-    # ---- connecting branches
-    n_conn_target = int(rng.poisson(p["branch_density_per_um"] * total_tubule)) if n_tub > 1 else 0
-    n_conn = 0
-    for _ in range(n_conn_target):
-        i = int(rng.integers(n_tub))
-        if not nbrs[i]:
-            continue
-        j = int(nbrs[i][rng.integers(len(nbrs[i]))])
-        y0 = rng.uniform(0, height)
-        y1 = y0 + rng.normal(0, p["branch_offset_um"])
-        if not (0 < y1 < height):
-            continue
-        si, sj = arc_at(tubules[i], y0), arc_at(tubules[j], y1)
-        pi, _ = net.strands[tubules[i]].at(si)
-        pj, _ = net.strands[tubules[j]].at(sj)
-        path = perturbed_path(pi, pj, amplitude=p["branch_bow_um"], step=step, rng=rng,
-                              n_modes=2)
-        radii = np.full(len(path), branch_radius())
-        sid = net.add_branch(tubules[i], si, path, radii, kind="branch", label=THIN,
-                             end=("junction", tubules[j], sj))
-        n_conn += sid is not None
-
-    # ---- dangling branches
-    n_dang_target = int(rng.poisson(p["dangling_density_per_um"] * total_tubule)) if n_tub else 0
-    n_dang = 0
-    for _ in range(n_dang_target):
-        i = int(rng.integers(n_tub))
-        strand = net.strands[tubules[i]]
-        s = rng.uniform(0, strand.length)
-        pos, r_par = strand.at(s)
-        alpha = np.deg2rad(rng.uniform(40, 90))
-        sy = rng.choice([-1.0, 1.0])
-        if dims == 2:
-            lateral_dir = np.array([0.0, rng.choice([-1.0, 1.0])])
-        else:
-            psi = rng.uniform(0, 2 * np.pi)
-            lateral_dir = np.array([np.cos(psi), 0.0, np.sin(psi)])
-        axis_dir = np.zeros(dims)
-        axis_dir[ya] = sy
-        direction = unit(np.cos(alpha) * axis_dir + np.sin(alpha) * lateral_dir)
-        rb = branch_radius()
-        # at least 3 diameters outside the tubule: a shorter stub is not a branch
-        extra = min(rng.exponential(p["dangling_length_um"]), 4 * p["dangling_length_um"])
-        length = r_par + net.gap + max(extra, 6 * rb, 2 * net.h)
-        path = perturbed_path(pos, pos + length * direction, amplitude=p["branch_bow_um"] / 2,
-                              step=step, rng=rng, n_modes=1)
-        radii = np.linspace(rb, 0.7 * rb, len(path))
-        sid = net.add_branch(tubules[i], s, path, radii, kind="branch", label=THIN,
-                             end_kind="branch_end")
-        n_dang += sid is not None
-
-    branch_len = sum(st.length for st in net.strands if st.kind == "branch")
-    out: dict[str, Any] = {
-        "n_tubules": n_tub,
-        "n_connecting_branches": n_conn,
-        "n_dangling_branches": n_dang,
-        "tubule_length_um": total_tubule,
-        "branch_length_um": branch_len,
-        "tubule_density_lattice_per_mm2": 1e6 / (spacing**2 * np.sqrt(3) / 2),
-    }
-    if dims == 3:
-        out["tubule_density_per_mm2"] = n_tub / (net.extent[0] * net.extent[2] * 1e-6)
-    else:
-        out["tubules_per_mm"] = n_tub / (net.extent[1] * 1e-3)
-    return out
+            out["tubules_per_mm"] = n_tub / (net.extent[1] * 1e-3)
+        return out
