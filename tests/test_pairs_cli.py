@@ -293,3 +293,26 @@ def test_training_sources_use_forward_model_and_register(registered, raw, tmp_pa
     folders.build(scale=4)                               # reused: nothing registered again
     assert (cached[0] / ".cache" / "good0.json").stat().st_mtime_ns == stamp
     assert len(list((tmp_path / "cache" / "pairs").iterdir())) == 1
+
+
+def test_physics_cyclegan_takes_the_measured_psf(registered, tmp_path):
+    from geosr.train import parse_config
+    from geosr.train.loop import trainer_class
+
+    forward = registered / "forward_model.json"
+    cfg = parse_config({
+        "seed": 3, "scale": 4, "algorithm": "cyclegan",
+        "data": {"source": "unpaired_phantom", "kind": "dentin", "size_um": 12.8,
+                 "spacing_um": 0.1, "hr_seeds": [0], "lr_seeds": [50], "val_seeds": [100]},
+        "model": {"name": "unet_pix2pix", "arguments": {"ngf": 8, "depth": 3}},
+        "cyclegan": {"backward": "physics", "forward": str(forward)},
+        "patch": {"size": 32}, "adversarial": {"ndf": 8, "receptive_field": 16},
+        "train": {"steps": 2, "batch_size": 2, "threads": 1, "device": "cpu"},
+        "logging": {"progress": False}})
+    trainer = trainer_class(cfg.algorithm)(cfg, show_progress=False)
+    trainer.out = tmp_path
+    trainer._build()
+    fwhm = json.loads(forward.read_text())["fwhm_um"]
+    assert trainer.forward_info["fwhm_um"] == pytest.approx(fwhm)
+    assert trainer.forward_info["sigma_hr_px"] == pytest.approx(
+        [f / 0.1 / 2.3548200450309493 for f in fwhm])

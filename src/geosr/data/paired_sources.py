@@ -172,11 +172,11 @@ class FolderPairs(_Strict):
     modcrop: bool = False
     spacing_tolerance: Annotated[float, Field(ge=0, le=0.5)] = 1e-3
     #: raw experimental pairs: register them first (geosr.pairs; cached by content hash)
-    register: bool = False
-    registration: RegistrationOptions = RegistrationOptions()
+    register_pairs: bool = Field(False, alias="register")   # "register" would shadow a
+    registration: RegistrationOptions = RegistrationOptions()  # BaseModel attribute
 
     def recipe(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", by_alias=True)
 
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
@@ -185,7 +185,7 @@ class FolderPairs(_Strict):
 
         normalizer = normalizer or PercentileNormalizer()
         lr_dir, hr_dir, registration = self.lr, self.hr, None
-        if self.register:
+        if self.register_pairs:
             from geosr.pairs.folders import registered_folders
 
             lr_dir, hr_dir, registration = registered_folders(

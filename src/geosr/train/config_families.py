@@ -13,6 +13,7 @@ Example (YAML)::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 from pydantic import Field
@@ -74,6 +75,9 @@ class CycleGANConfig(_Strict):
 
     backward: Literal["learned", "physics"] = "learned"
     fwhm_um: Optional[Annotated[float, Field(gt=0)]] = None
+    #: the physics F from a measured forward_model.json (geosr pairs register): its PSF per
+    #: axis (default: data.degradation.forward when that is set)
+    forward: Optional[Path] = None
     cycle_weight: Annotated[float, Field(ge=0)] = 10.0
     identity_weight: Annotated[float, Field(ge=0)] = 1.0
     f_features: Annotated[int, Field(ge=1)] = 16

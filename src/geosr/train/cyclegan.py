@@ -157,6 +157,13 @@ class CycleGANTrainer(_GanTrainerMixin, Trainer):
             fwhm = g.fwhm_um or _mid(getattr(getattr(cfg.data, "degradation", None),
                                              "fwhm_um", None))
             sigma = tuple((fwhm / sp if fwhm else s) / FWHM_PER_SIGMA for sp in spacing)
+            measured = g.forward or getattr(getattr(cfg.data, "degradation", None),
+                                            "forward", None)
+            if measured is not None and g.fwhm_um is None:
+                from geosr.pairs.forward import load_forward_model
+
+                fwhm = load_forward_model(measured)["fwhm_um"][-len(spacing):]
+                sigma = tuple(f / sp / FWHM_PER_SIGMA for f, sp in zip(fwhm, spacing))
             self.backward = PhysicsForward(self.dims, s, sigma).to(self.device)
             self.disc_lr, self.f_opt = None, None
             self.forward_info = {"kind": "physics", "fwhm_um": fwhm,
