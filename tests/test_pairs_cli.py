@@ -303,9 +303,10 @@ def test_physics_cyclegan_takes_the_measured_psf(registered, tmp_path):
     cfg = parse_config({
         "seed": 3, "scale": 4, "algorithm": "cyclegan",
         "data": {"source": "unpaired_phantom", "kind": "dentin", "size_um": 12.8,
-                 "spacing_um": 0.1, "hr_seeds": [0], "lr_seeds": [50], "val_seeds": [100]},
+                 "spacing_um": 0.1, "hr_seeds": [0], "lr_seeds": [50], "val_seeds": [100],
+                 "degradation": {"forward": str(forward), "variants": 1}},
         "model": {"name": "unet_pix2pix", "arguments": {"ngf": 8, "depth": 3}},
-        "cyclegan": {"backward": "physics", "forward": str(forward)},
+        "cyclegan": {"backward": "physics"},     # F from data.degradation.forward
         "patch": {"size": 32}, "adversarial": {"ndf": 8, "receptive_field": 16},
         "train": {"steps": 2, "batch_size": 2, "threads": 1, "device": "cpu"},
         "logging": {"progress": False}})
@@ -316,3 +317,5 @@ def test_physics_cyclegan_takes_the_measured_psf(registered, tmp_path):
     assert trainer.forward_info["fwhm_um"] == pytest.approx(fwhm)
     assert trainer.forward_info["sigma_hr_px"] == pytest.approx(
         [f / 0.1 / 2.3548200450309493 for f in fwhm])
+    lr_only = trainer.data.degradation["lr_only_draws"]     # the LR-only phantoms too
+    assert lr_only and lr_only[0]["params"] == {}

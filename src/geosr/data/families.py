@@ -178,6 +178,8 @@ class UnpairedPhantoms(_Strict):
         def size(value):
             return tuple(value) if isinstance(value, list) else value
 
+        from geosr.data.paired_sources import measured_degrade
+
         spec = self.degradation.spec()
         lr_only, records, digests = [], [], []
         for i, s in enumerate(progress(lr_seeds, "LR phantoms", show_progress)):
@@ -189,7 +191,9 @@ class UnpairedPhantoms(_Strict):
             params = draw(spec, gen)
             noise_seed = int(gen.integers(2 ** 31 - 1))
             try:
-                lr = degrade_any(hr, scale=scale, seed=noise_seed, **params)
+                lr = (measured_degrade(self.degradation.forward, hr, scale, noise_seed)
+                      if self.degradation.forward is not None
+                      else degrade_any(hr, scale=scale, seed=noise_seed, **params))
             except ConfigError as err:
                 raise ConfigError(err.message, where=f"data.degradation.{err.where or ''}",
                                   hint=err.hint) from None

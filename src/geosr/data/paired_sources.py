@@ -94,7 +94,7 @@ class _Degrading:
             params = draw(spec, gen)
             noise_seed = int(gen.integers(2 ** 31 - 1))
             try:
-                lr = (_measured(degradation.forward, hr, scale, noise_seed)
+                lr = (measured_degrade(degradation.forward, hr, scale, noise_seed)
                       if degradation.forward is not None
                       else degrade_any(hr, scale=scale, seed=noise_seed, **params))
             except ConfigError as err:
@@ -123,7 +123,7 @@ class _Degrading:
         return out["train"], out["val"], info
 
 
-def _measured(forward: Path, hr: Image, scale: int, seed: int) -> Image:
+def measured_degrade(forward: Path, hr: Image, scale: int, seed: int) -> Image:
     """``degradation: {forward: path}``: the measured forward model, whose scale must be the
     training scale."""
     from geosr.pairs.forward import degrade_with_forward
