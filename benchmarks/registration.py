@@ -40,7 +40,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 TRIBOLIUM = "fluorescence/tribolium_lund_3d/Lund_000500_resampled-cropped.tif"
 LHDL = "bone/lhdl_trabecular_microct/3155_D_4_bc_200cube_uint8.tif"
 #: the "instrument": PSF FWHM (HR px), gain a, gamma, offset b, photons per LR unit, read noise
-FORWARD = dict(fwhm_px=5.0, a=0.8, gamma=0.85, b=10.0, photons=1.0, read_noise=3.0)
+#: (the gamma map is a · (M / m_ref)^gamma with m_ref the HR's 99.5th percentile, so a is the
+#: LR level of the brightest HR structures)
+FORWARD = dict(fwhm_px=5.0, a=160.0, gamma=0.85, b=10.0, photons=1.0, read_noise=3.0)
 
 
 def _data_dir() -> Path:

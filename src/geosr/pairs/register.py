@@ -187,6 +187,9 @@ def _fit(model: LRModel, lr: np.ndarray, x0: np.ndarray, box) -> Any:
     target = lr[tuple(slice(lo, hi) for lo, hi in box)]
     mask = np.ones(shape, dtype=bool)
     lo, hi = model.bounds()
+    d = len(box)
+    reach = np.array([max(4.0, (b - a) / 4.0) for a, b in box])   # LR px around the start
+    lo[:d], hi[:d] = x0[:d] - reach, x0[:d] + reach
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
     return least_squares(lambda x: (model.predict(x, start, shape) - target).ravel(), x0,
                          jac=lambda x: model.jacobian(x, start, shape, mask), bounds=(lo, hi),
