@@ -169,5 +169,24 @@ class Registry(Generic[T]):
         """``(name, entry)`` for every name (imports every built-in)."""
         return [(name, self.get(name)) for name in self.names()]
 
+    # ------------------------------------------------------------------ read like a table
+    # (a registry replaces module-level dicts such as ``STEPS`` or ``TRAINERS``: code that
+    # indexed, iterated or assigned into them keeps working)
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self.get(name)
+        except ConfigError:
+            raise KeyError(name) from None
+
+    def __setitem__(self, name: str, entry: T) -> None:
+        self.add(name, entry, replace=True)
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def keys(self) -> list[str]:
+        """The names (as :meth:`names`)."""
+        return self.names()
+
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self.names())} entries)"

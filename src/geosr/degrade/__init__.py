@@ -36,14 +36,14 @@ from geosr.degrade.psf import (
 )
 from geosr.degrade.steps import (
     STEPS, Downsample, GaussianBlur, MicroscopePSF, PoissonGaussianNoise, Quantize, Step,
-    step_from_params,
+    register_step, step_from_params,
 )
 from geosr.degrade.ct import CTScan  # registers the "ct_scan" step (X-ray CT, issue 17)
 
 __all__ = [
     "degrade", "degradation_model", "ForwardModel", "RECORD_VERSION",
     "Step", "GaussianBlur", "MicroscopePSF", "Downsample", "PoissonGaussianNoise", "Quantize",
-    "STEPS", "step_from_params", "CTScan",
+    "STEPS", "register_step", "step_from_params", "CTScan",
     "SeparableOperator", "BlurDownsample", "blur_matrix", "block_mean_matrix",
     "reflect_indices",
     "FWHM_PER_SIGMA", "DEFAULT_REFRACTIVE_INDEX", "fwhm_to_sigma", "sigma_to_fwhm",

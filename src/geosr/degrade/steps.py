@@ -43,6 +43,7 @@ from scipy import ndimage
 from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
+from geosr.core.registry import Registry
 from geosr.core.seeding import rng as make_rng
 from geosr.degrade.operator import blur_matrix, block_mean_matrix
 from geosr.degrade.psf import (
@@ -52,7 +53,7 @@ from geosr.degrade.psf import (
 
 __all__ = [
     "Step", "GaussianBlur", "MicroscopePSF", "Downsample", "PoissonGaussianNoise", "Quantize",
-    "IntensityMap", "STEPS", "step_from_params",
+    "IntensityMap", "STEPS", "register_step", "step_from_params",
 ]
 
 
@@ -677,9 +678,23 @@ class IntensityMap:
 
 
 # --------------------------------------------------------------------------- registry
-STEPS: dict[str, type] = {cls.name: cls for cls in (GaussianBlur, MicroscopePSF, Downsample,
-                                                     PoissonGaussianNoise, Quantize)}
-STEPS[IntensityMap.name] = IntensityMap
+#: Degradation steps by ``name`` (a :class:`geosr.core.registry.Registry`; indexable like the
+#: dict it replaces). A new step: a frozen dataclass implementing :class:`Step`, decorated
+#: with :func:`register_step`.
+STEPS: Registry[type] = Registry("degradation step", where="steps", hint_label="use one of",
+                                 sort_names=False)
+
+
+def register_step(cls: type) -> type:
+    """Class decorator registering a :class:`Step` under its ``name`` (so that
+    :func:`step_from_params` rebuilds it from a record)."""
+    return STEPS.add(cls.name, cls)
+
+
+for _cls in (GaussianBlur, MicroscopePSF, Downsample, PoissonGaussianNoise, Quantize,
+             IntensityMap):
+    register_step(_cls)
+del _cls
 
 
 def step_from_params(params: Mapping[str, Any]) -> Step:
