@@ -238,6 +238,15 @@ def test_report_folder_index_worst_first_with_links(bone, tmp_path):
     assert "<table class='sortable'>" in table and table.count("class='thumb'") == 3
     for r in index:   # the index shows each image's own numbers
         assert f"{r['SSIM']:.4f}" in table
+    import geosr
+
+    reference = geosr.evaluate(str(root / "sr"), str(root / "hr"), data_range=255, scale=2)
+    shown = {img["name"]: img["image_quality"]["values"]["prediction"] for img in data["images"]}
+    for row in reference.rows:        # the numbers of geosr evaluate on the same folders
+        assert shown[row["name"]]["PSNR"] == row["PSNR"]
+        assert shown[row["name"]]["SSIM"] == row["SSIM"]
+    for bar_um, um_px, length_px in _bars(page):
+        assert abs(length_px * um_px - bar_um) <= um_px + 1e-9
     _assert_self_contained(page)
 
 
