@@ -144,6 +144,9 @@ def report(prediction: Any, lr: Any = None, truth: Any = None, *, model: Any = N
         else Path("report.html"))
     if out.exists() and out.is_dir():
         raise InputError("the output is a folder", where=str(out), hint="give an .html file")
+    from geosr.core.outputs import check_writable
+
+    check_writable(out, where="out")
     env = environment()
     info = model_info(model)
     cases = [load_case(p, q, t, model=info, name=name) for name, p, q, t in pairs]
