@@ -251,6 +251,13 @@ def test_forward_model_drives_trust(registered, tmp_path, capsys):
                      str(tmp_path / "t")]) == 0
     summary = json.loads((tmp_path / "t" / "trust.json").read_text())
     assert str(forward) in json.dumps(summary)          # the acquisition's source
+    gain = json.loads(forward.read_text())["estimate"]["noise"]["gain"]
+    with native_kernels():
+        assert main(["calibrate", "--model", str(model), "--pairs", str(registered),
+                     "--forward", str(forward), "--uncertainty", "constant",
+                     "--out", str(tmp_path / "card.json")]) == 0
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["acquisition"]["signature"]["gain"] == pytest.approx(gain)
     capsys.readouterr()
     code = main(["trust", str(sr), str(lr_path), "--model", str(model), "--forward",
                  str(forward), "--photons", "10", "--out", str(tmp_path / "t2")])
