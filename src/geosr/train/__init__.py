@@ -29,6 +29,9 @@ _EXPORTS = {
     "latest_checkpoint": "geosr.train.checkpoint",
     "Schedule": "geosr.train.schedule",
     "read_log": "geosr.train.log",
+    "TRAINERS": "geosr.train.trainers",
+    "register_trainer": "geosr.train.trainers",
+    "trainer_class": "geosr.train.trainers",
 }
 
 __all__ = list(_EXPORTS)

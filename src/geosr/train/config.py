@@ -56,6 +56,7 @@ from geosr.data.sources import DataSource, PhantomPairs
 from geosr.train.config_families import (AdversarialConfig, CycleGANConfig,
                                          IsotropicConfig, ZSSRConfig)
 from geosr.train.config_errors import error_from_validation
+from geosr.train.trainers import BUILTIN_TRAINERS
 
 __all__ = ["TrainConfig", "ModelConfig", "LossTerm", "PatchConfig", "AugmentConfig",
            "NormalizationConfig", "OptimConfig", "ValidationConfig", "LoggingConfig",
@@ -251,7 +252,7 @@ class TrainConfig(_Strict):
     """A complete, validated training configuration (see the module docstring)."""
 
     version: Literal[1] = 1
-    algorithm: Literal["supervised", "pix2pix", "cyclegan", "zssr", "isotropic"] = "supervised"
+    algorithm: Literal[tuple(BUILTIN_TRAINERS)] = "supervised"  # type: ignore[valid-type]
     seed: Annotated[int, Field(ge=0)] = 0
     scale: Annotated[int, Field(ge=2, le=16)] = 4
     dims: Optional[Literal[2, 3]] = None

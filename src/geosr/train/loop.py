@@ -50,10 +50,11 @@ from geosr.train.distributed import DistContext
 from geosr.train.overrides import config_from_any
 from geosr.train.log import CsvLog, TensorBoardLog
 from geosr.train.schedule import Schedule
+from geosr.train.trainers import TRAINERS, trainer_class
 from geosr.train.validate import (CONVENTION, bicubic_baseline, default_max_size, evaluate,
                                   prepare_validation)
 
-__all__ = ["train", "Trainer", "DEFAULT_OUT"]
+__all__ = ["train", "Trainer", "DEFAULT_OUT", "TRAINERS", "trainer_class"]
 
 DEFAULT_OUT = Path("runs/train")
 #: Config sections a resumed run may change.
@@ -86,27 +87,6 @@ def train(config: TrainConfig | dict | str | Path | None = None, *, resume: bool
     """
     cfg = config_from_any(config, **overrides)
     return trainer_class(cfg.algorithm)(cfg, resume=resume, show_progress=show_progress).run()
-
-
-#: ``algorithm`` → ``"module:Class"`` of its trainer (a :class:`Trainer` subclass).
-TRAINERS = {
-    "supervised": "geosr.train.loop:Trainer",
-    "pix2pix": "geosr.train.adversarial:Pix2PixTrainer",
-    "cyclegan": "geosr.train.cyclegan:CycleGANTrainer",
-    "zssr": "geosr.train.zeroshot:ZeroShotTrainer",
-    "isotropic": "geosr.train.isotropic:IsotropicTrainer",
-}
-
-
-def trainer_class(algorithm: str) -> type["Trainer"]:
-    """The trainer class of a config's ``algorithm`` (imported on first use)."""
-    import importlib
-
-    if algorithm not in TRAINERS:
-        raise ConfigError(f"unknown algorithm {algorithm!r}", where="algorithm",
-                          hint="allowed: " + ", ".join(TRAINERS))
-    module, _, name = TRAINERS[algorithm].partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 @contextlib.contextmanager
