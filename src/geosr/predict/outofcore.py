@@ -47,7 +47,9 @@ __all__ = ["predict_to_zarr", "ZarrJob", "run_block", "OUTPUT_DTYPES"]
 OUTPUT_DTYPES = ("float32", "uint16", "uint8")
 _MARKERS = ".geosr-chunks"
 _MAX_OUT_CHUNK = {2: 1024, 3: 128}     # output chunk side (pixels) at most
-_SAMPLE_VOXELS = 2 ** 24                # normalisation sample when the input is too big
+_SAMPLE_VOXELS = 2 ** 22                # normalisation sample when the input is too big
+_WINDOW_SHARE = 0.75                    # of the budget for one block's window; the rest is
+                                        # for reading, compressing and the normalisation fit
 _CACHE: dict[tuple, Any] = {}           # per process: loaded models, opened volumes/arrays
 
 
@@ -112,6 +114,9 @@ def run_block(job: ZarrJob, index: Sequence[int]) -> tuple[int, ...]:
     from geosr.io.volumes import open_volume
     from geosr.predict.core import _float32
 
+    from geosr.core.memory import bound_heap, release_memory
+
+    bound_heap()
     _cache_scope(job)
     loaded = _model(job)
     volume = _cached(("volume", job.source), lambda: open_volume(job.source))
@@ -139,6 +144,8 @@ def run_block(job: ZarrJob, index: Sequence[int]) -> tuple[int, ...]:
     else:
         array[target] = _to_dtype(y[0], job)
     (Path(job.partial) / _MARKERS / marker_name(index)).touch()
+    del x, y
+    release_memory()          # keep the resident size near one block's (core.memory)
     return tuple(index)
 
 
@@ -158,14 +165,14 @@ def _source_record(path: Path) -> dict[str, Any]:
 
 def _fit_normalization(volume: Any, normalizer: Any, budget_bytes: float
                        ) -> tuple[float, float, str]:
-    """(lo, hi, how): on the whole input if 16 bytes per voxel fit the budget, else on a
-    regular grid sample of at most 2^24 voxels read plane by plane."""
+    """(lo, hi, how): on the whole input if 32 bytes per voxel fit the budget, else on a
+    regular grid sample of at most 2^22 voxels read plane by plane."""
     n = math.prod(volume.shape)
-    if n * 16 <= budget_bytes:
+    if n * 32 <= budget_bytes:
         lo, hi = normalizer.fit(np.asarray(volume.data[...]))
         return lo, hi, "whole input"
     spatial = volume.spatial_shape
-    limit = min(_SAMPLE_VOXELS, max(budget_bytes / 16, 1e5))
+    limit = min(_SAMPLE_VOXELS, max(budget_bytes / 32, 1e5))
     step = max(2, math.ceil((n / limit) ** (1 / len(spatial))))
     lead = (slice(None),) * volume.has_channels
     parts = [np.asarray(volume.data[lead + (i,) + (slice(None, None, step),)
@@ -365,8 +372,11 @@ def predict_to_zarr(src: str | os.PathLike, out: str | os.PathLike, model: Any, 
         Model folder / zip path, or a :class:`geosr.models.LoadedModel` (a path is needed on a
         cluster: workers load it themselves, once each).
     max_memory_mb:
-        Memory budget (MB) for one block: input window, activations and output; default as
-        :func:`geosr.predict.predict`. Peak memory stays near it whatever the volume size.
+        Memory budget (MB) of the work: three quarters for one block (input window,
+        activations estimated as in :func:`geosr.predict.predict`, output), the rest for
+        reading, compressing and the normalisation fit; default as
+        :func:`geosr.predict.predict`. Peak memory stays near the process's baseline (Python,
+        torch, the model) plus this budget, whatever the volume size.
     dtype:
         ``"float32"`` (intensities in input units), ``"uint16"`` or ``"uint8"``: values
         ``clip[0]..clip[1]`` (input units) are mapped linearly to the type's range, outside
@@ -407,7 +417,8 @@ def predict_to_zarr(src: str | os.PathLike, out: str | os.PathLike, model: Any, 
     per_px = (geometry["bytes_per_input_pixel"] + 8 * loaded.in_channels
               + 8 * loaded.out_channels * math.prod(loaded.scale))
     axes = choose_block(volume.spatial_shape, halo=geometry["halo"],
-                        align=geometry["alignment"], scale=loaded.scale, budget_bytes=budget,
+                        align=geometry["alignment"], scale=loaded.scale,
+                        budget_bytes=_WINDOW_SHARE * budget,
                         bytes_per_window_px=per_px, max_out_chunk=_MAX_OUT_CHUNK[loaded.dims],
                         block=block)
     settings = {"model_sha256": loaded.sha256, "source": source, "source_path": str(src),
