@@ -11,11 +11,12 @@ __all__ = ["dentin_2d", "lcn_3d", "phantom_layers"]
 def phantom_layers(kind: str, dims: int, scale: int, size_um: float, spacing_um: float,
                    fwhm_um: float) -> list[tuple[Any, dict, str]]:
     """LR (degraded by ``scale``), truth and truth mask of a phantom as LayerData tuples."""
-    import geosr
+    from geosr.degrade import degrade
     from geosr.napari._layers import layer_data
+    from geosr.phantoms import phantom
 
-    truth = geosr.phantom(kind, dims=dims, size_um=size_um, spacing_um=spacing_um, seed=0)
-    lr = geosr.degrade(truth.image, scale=scale, fwhm_um=fwhm_um, seed=0)
+    truth = phantom(kind, dims=dims, size_um=size_um, spacing_um=spacing_um, seed=0)
+    lr = degrade(truth.image, scale=scale, fwhm_um=fwhm_um, seed=0)
     mask = truth.mask.replace(data=truth.mask.numpy().astype("uint8"), metadata={})
     return [layer_data(lr, f"{kind} LR x{scale}"),
             layer_data(truth.image, f"{kind} truth", visible=False),
