@@ -34,11 +34,12 @@ import numpy as np
 from geosr.core.errors import InputError
 from geosr.core.files import atomic_path
 from geosr.core.image import Image
+from geosr.core.registry import Registry
 from geosr.io import npy, nrrd_file, png, tiff, zarr_store
 from geosr.io.raw import finalize, make_hints, merge_hints
 from geosr.io.sidecar import read_sidecar, write_sidecar
 
-__all__ = ["load", "save", "supported_formats"]
+__all__ = ["load", "save", "supported_formats", "register_format", "FORMATS"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +53,27 @@ class _Format:
 
 _TIFF = "TIFF: read plain, ImageJ hyperstack or OME-TIFF; written as ImageJ hyperstack"
 _OME = "OME-TIFF with physical pixel sizes (PhysicalSizeX/Y/Z)"
-# Longest extensions first: ".ome.tif" must win over ".tif".
-_FORMATS: dict[str, _Format] = {
+#: Image formats by extension (a :class:`geosr.core.registry.Registry`, in table order; a name
+#: is matched against the longest extensions first, so ".ome.tif" wins over ".tif").
+FORMATS: Registry[_Format] = Registry("image format", where="path", case_sensitive=False,
+                                      sort_names=False)
+
+
+def register_format(extension: str, *, description: str, read: Callable[..., Any],
+                    write: Callable[..., None], folder: bool = False, sidecar: bool = False,
+                    replace: bool = False) -> _Format:
+    """Make :func:`load` and :func:`save` handle files ending in ``extension``.
+
+    ``read(path, lazy=...)`` returns a :class:`geosr.io.raw.RawImage`;
+    ``write(image, path, where=..., compression=...)`` writes an :class:`Image` to ``path``
+    (a temporary name that is renamed into place). ``folder``: the "file" is a directory
+    (Zarr); ``sidecar``: spacing and axes travel in a ``<name>.<ext>.json`` beside it.
+    """
+    return FORMATS.add(extension, _Format(description, read, write, folder=folder,
+                                          sidecar=sidecar), replace=replace)
+
+
+_BUILTIN_FORMATS: dict[str, _Format] = {
     ".ome.tif": _Format(_OME, tiff.read, tiff.write_ome),
     ".ome.tiff": _Format(_OME, tiff.read, tiff.write_ome),
     ".tif": _Format(_TIFF, tiff.read, tiff.write),
@@ -67,6 +87,10 @@ _FORMATS: dict[str, _Format] = {
     ".zarr": _Format("Zarr v3 folder with OME-NGFF 0.5 metadata (lazy loading)",
                      zarr_store.read, zarr_store.write, folder=True),
 }
+for _ext, _fmt in _BUILTIN_FORMATS.items():
+    FORMATS.add(_ext, _fmt)
+del _ext, _fmt
+_FORMATS = FORMATS   # the former name
 
 
 def supported_formats() -> dict[str, str]:
@@ -75,19 +99,19 @@ def supported_formats() -> dict[str, str]:
     >>> sorted(supported_formats())[:3]
     ['.npy', '.nrrd', '.ome.tif']
     """
-    return {ext: fmt.description for ext, fmt in _FORMATS.items()}
+    return {ext: fmt.description for ext, fmt in FORMATS.items()}
 
 
 def _format_of(path: Path) -> tuple[str, _Format]:
     name = path.name.lower()
-    for ext, fmt in _FORMATS.items():
+    for ext, fmt in sorted(FORMATS.items(), key=lambda item: -len(item[0])):
         if name.endswith(ext):
             return ext, fmt
     if path.is_dir() and any((path / m).is_file() for m in ("zarr.json", ".zarray", ".zgroup")):
-        return ".zarr", _FORMATS[".zarr"]
+        return ".zarr", FORMATS[".zarr"]
     raise InputError(
         f"unknown file extension {''.join(path.suffixes) or '(none)'!r}", where=str(path),
-        hint="geosr reads and writes " + ", ".join(_FORMATS) + "; convert the file or rename "
+        hint="geosr reads and writes " + ", ".join(FORMATS) + "; convert the file or rename "
              "it if its extension is wrong")
 
 
