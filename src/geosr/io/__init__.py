@@ -13,5 +13,5 @@ See :mod:`geosr.io.api` for the rules, and one module per format (:mod:`~geosr.i
 from geosr.io.api import load, register_format, save, supported_formats
 from geosr.io.files import image_files, images_by_name, pair_by_name, stem
 
-__all__ = ["load", "save", "supported_formats", "register_format", "image_files", "images_by_name", "pair_by_name",
-           "stem"]
+__all__ = ["load", "save", "supported_formats", "register_format", "image_files",
+           "images_by_name", "pair_by_name", "stem"]
