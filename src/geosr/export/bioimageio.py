@@ -134,8 +134,8 @@ def _sample(sample: Any, loaded: Any) -> Any:
         raise InputError(f"the sample is {image.dims}D with {image.channels} channel(s); the "
                          f"model needs {loaded.dims}D with {loaded.in_channels}", where="sample")
     shape = image.spatial_shape
-    size = [((min(n, 96 if loaded.dims == 2 else 32) - m) // s) * s + m
-            for n, m, s in zip(shape, minimum, step)]
+    cap = 96 if loaded.dims == 2 else 32
+    size = [((max(min(n, cap), m) - m) // s) * s + m for n, m, s in zip(shape, minimum, step)]
     if any(z < m or z > n for z, m, n in zip(size, minimum, shape)):
         raise InputError(f"the sample ({list(shape)} pixels) is smaller than the model's least "
                          f"input {minimum}", where="sample", hint="give a larger sample image")

@@ -226,7 +226,8 @@ class TrustWidget(_GeosrWidget):
 
 
 def summary_text(summary: dict) -> str:
-    """The verdict, its reasons, the physics limits and the calibration status as text."""
+    """The verdict and its reasons, the physics limits and the calibration status as text
+    (from the trust report's ``summary``)."""
     verdict = summary.get("verdict") or {}
     tiles = verdict.get("tiles") or {}
     lines = [f"verdict: {verdict.get('image')} - {verdict.get('meaning', '')}",
@@ -235,13 +236,23 @@ def summary_text(summary: dict) -> str:
     lines += [f"- {r}" for r in verdict.get("global_reasons", [])]
     physics = summary.get("physics") or {}
     if physics:
-        lines.append("physics: " + "; ".join(f"{k}: {v}" for k, v in physics.items()
-                                             if isinstance(v, (str, int, float)))[:600])
+        lines.append("physics:")
+        for key in ("kind", "resolution_um", "supported_scale", "scale_exceeds_optics",
+                    "undersampled_input", "power_above_cutoff"):
+            if key in physics:
+                value = physics[key]
+                lines.append(f"  {key}: {value:.4g}" if isinstance(value, float)
+                             else f"  {key}: {value}")
+        lines += [f"  ! {w}" for w in physics.get("warnings", [])]
     intervals = summary.get("intervals") or {}
-    lines.append("calibration: " + (str(intervals.get("status") or intervals.get("reason")
-                                        or intervals)[:400] if intervals else "none"))
-    legend = verdict.get("legend") or {}
-    lines += [f"{k}: {v}" for k, v in legend.items()]
+    if intervals.get("refused"):
+        lines.append("calibration: intervals refused - " + "; ".join(intervals["refused"]))
+    elif intervals:
+        lines.append("calibration: " + ", ".join(f"{k}: {v}" for k, v in intervals.items()
+                                                 if isinstance(v, (str, int, float))))
+    else:
+        lines.append("calibration: none")
+    lines += [f"{k}: {v}" for k, v in (verdict.get("legend") or {}).items()]
     return "\n".join(lines)
 
 
