@@ -338,27 +338,11 @@ def demo(
 
 
 def _register_subcommands() -> None:
-    """Commands that live in their own modules (imported lazily inside each command body)."""
-    from geosr.cli.assess import assess as assess_command
-    from geosr.cli.evaluate import evaluate as evaluate_command
-    from geosr.cli.export import export as export_command
-    from geosr.cli.predict import predict as predict_command
-    from geosr.cli.report import report as report_command
-    from geosr.cli.train import train as train_command
-    from geosr.cli.trust import calibrate as calibrate_command
-    from geosr.cli.trust import trust as trust_command
+    """Commands that live in their own modules: the table :data:`geosr.cli.commands.COMMANDS`
+    (imported lazily inside each command body)."""
+    from geosr.cli.commands import attach_commands
 
-    app.command(name="train")(train_command)
-    app.command(name="predict")(predict_command)
-    app.command(name="evaluate")(evaluate_command)
-    app.command(name="assess")(assess_command)
-    app.command(name="calibrate")(calibrate_command)
-    app.command(name="trust")(trust_command)
-    app.command(name="export")(export_command)
-    from geosr.cli.pairs import pairs_app
-
-    app.add_typer(pairs_app, name="pairs")
-    app.command(name="report")(report_command)
+    attach_commands(app)
 
 
 _register_subcommands()
@@ -366,6 +350,7 @@ _register_subcommands()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (2 for any user error, without a traceback)."""
+    _register_subcommands()   # commands registered since import (plugins, tests)
     try:
         result = app(args=argv, prog_name="geosr", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
