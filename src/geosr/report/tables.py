@@ -185,6 +185,24 @@ def plots_section(case: Case) -> Section:
 
 
 # ----------------------------------------------------------------------------- provenance
+def _config_html(case: Case) -> str:
+    """The model's training config: its run folder's ``config.yaml``, else the copy in
+    ``model.json``."""
+    import yaml
+
+    m = case.model
+    config = m.run_dir / "config.yaml" if m.run_dir is not None else None
+    if config is not None and config.is_file():
+        where = f"{case.model_shown}/../config.yaml" if case.model_shown else str(config)
+        body = config.read_text(encoding="utf-8")
+    elif isinstance(m.spec.get("config"), dict):
+        where, body = "model.json: config", yaml.safe_dump(m.spec["config"], sort_keys=False)
+    else:
+        return "<p class='note'>No training config recorded with the model.</p>"
+    return (f"<p>Training config (<code>{html.escape(where)}</code>):</p><pre>"
+            + html.escape(body[:6000]) + "</pre>")
+
+
 def _baseline_text(spec: dict[str, Any]) -> str:
     """The trained model against bicubic on its validation images (issue #18), or n/a."""
     from geosr.models.quality import baseline_message
@@ -212,12 +230,11 @@ def provenance_section(case: Case, environment: dict[str, Any]) -> Section:
                                  "weights sha256": m.sha256,
                                  "architecture": m.architecture, "scale": m.scale,
                                  "residual over": m.spec.get("residual_over", "none"),
-                                 "validation vs bicubic": _baseline_text(m.spec)}))
-        config = m.run_dir / "config.yaml" if m.run_dir is not None else None
-        if config is not None and config.is_file():
-            shown = f"{case.model_shown}/../config.yaml" if case.model_shown else str(config)
-            text = ("<p>Training config (<code>" + html.escape(shown) + "</code>):</p>"
-                    "<pre>" + html.escape(config.read_text(encoding="utf-8")[:6000]) + "</pre>")
+                                 "validation vs bicubic": _baseline_text(m.spec),
+                                 "training data fingerprint": m.spec.get("data_fingerprint",
+                                                                         "not recorded"),
+                                 "training seed": m.spec.get("seed", "not recorded")}))
+        text = _config_html(case)
     tables.append(("versions", {k: v for k, v in environment.items()}))
     if case.notes:
         text += "".join(f"<p class='note'>note: {html.escape(n)}</p>" for n in case.notes)
