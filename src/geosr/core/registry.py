@@ -88,14 +88,14 @@ class Registry(Generic[T]):
 
     def add(self, name: str, entry: T, *, replace: bool = False, **meta: Any) -> T:
         """Register ``entry`` under ``name``; :class:`ConfigError` if the name is taken by
-        another entry (unless ``replace``) or names a built-in defined elsewhere."""
+        another entry (unless ``replace``) or names a built-in defined elsewhere (always)."""
         key = self.key(name)
         if not key:
             raise ConfigError(f"a {self.kind} name must not be empty",
                               where=f"register_{self.kind}")
         target = self.builtins.get(key)
         own = f"{getattr(entry, '__module__', '')}:{getattr(entry, '__name__', '')}"
-        if target is not None and target != own and not replace:
+        if target is not None and target != own:
             raise ConfigError(f"{key!r} is a built-in {self.kind} ({target})",
                               where=f"register_{self.kind}", hint="choose another name")
         if key in self._entries and self._entries[key] is not entry and not replace:

@@ -24,13 +24,14 @@ geosr.core.errors.ConfigError: depth: unknown argument of model 'espcn'; allowed
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any, Callable
 
 from geosr.core.errors import ConfigError
+from geosr.core.registry import Registry
 
 __all__ = ["register_model", "available_models", "build_model", "get_builder", "narrow_arguments",
+           "MODELS",
            "build_wrapped_base",
            "model_arguments", "check_json_primitive"]
 
@@ -45,15 +46,11 @@ _BUILTIN: dict[str, str] = {
     "geo": "geosr.models.geometry:geo",
     "hetero": "geosr.models.heteroscedastic:hetero",
 }
-#: Builders already imported or registered at run time: name → callable.
-_LOADED: dict[str, Callable[..., Any]] = {}
-
-#: Width arguments that leave the receptive field unchanged: name → arguments.
-_NARROW: dict[str, dict[str, Any]] = {}
-
-#: Default ``residual_over`` per architecture (absent: ``"none"``), see
-#: :mod:`geosr.models.residual`.
-_RESIDUAL: dict[str, str] = {}
+#: Every architecture: name → builder, with its metadata ``narrow`` (width arguments that
+#: leave the receptive field unchanged) and ``residual_over`` (the interpolation it corrects by
+#: default, see :mod:`geosr.models.residual`).
+MODELS: Registry[Callable[..., Any]] = Registry("model", where="model", builtins=_BUILTIN,
+                                                hint_label="available")
 
 #: Arguments every builder receives from :func:`build_model`.
 COMMON = ("dims", "scale", "in_channels", "out_channels")
@@ -80,41 +77,25 @@ def register_model(name: str, *, narrow: dict[str, Any] | None = None,
         if missing:
             raise ConfigError(f"builder {builder.__qualname__} lacks keyword(s) {missing}",
                               where=f"register_model({name!r})")
-        target = f"{builder.__module__}:{builder.__name__}"
-        if name in _BUILTIN and _BUILTIN[name] != target:
-            raise ConfigError(f"{name!r} is a built-in model ({_BUILTIN[name]})",
-                              where="register_model", hint="choose another name")
-        _LOADED[name] = builder
-        _NARROW[name] = dict(narrow or {})
-        _RESIDUAL[name] = residual_over
-        return builder
+        return MODELS.add(name, builder, replace=True, narrow=dict(narrow or {}),
+                          residual_over=residual_over)
 
     return decorator
 
 
 def narrow_arguments(name: str) -> dict[str, Any]:
     """The ``narrow`` arguments registered with ``name`` (imports its module)."""
-    get_builder(name)
-    return dict(_NARROW.get(name, {}))
+    return dict(MODELS.meta(name).get("narrow", {}))
 
 
 def available_models() -> list[str]:
     """Names of every registered architecture, sorted (imports nothing)."""
-    return sorted(set(_BUILTIN) | set(_LOADED))
+    return MODELS.names()
 
 
 def get_builder(name: str) -> Callable[..., Any]:
     """The builder function of ``name`` (imports its module on first use)."""
-    if name in _LOADED:
-        return _LOADED[name]
-    if name not in _BUILTIN:
-        raise ConfigError(f"unknown model {name!r}", where="model",
-                          hint="available: " + ", ".join(available_models()))
-    module_name, function = _BUILTIN[name].split(":")
-    module = importlib.import_module(module_name)   # runs @register_model
-    builder = _LOADED.get(name) or getattr(module, function)
-    _LOADED[name] = builder
-    return builder
+    return MODELS.get(name)
 
 
 def model_arguments(name: str) -> dict[str, Any]:
@@ -206,7 +187,7 @@ def _residual_method(name: str, value: Any, same_channels: bool) -> str:
     from geosr.models.residual import check_residual_method
 
     if value is None:
-        return _RESIDUAL.get(name, "none") if same_channels else "none"
+        return MODELS.meta(name).get("residual_over", "none") if same_channels else "none"
     return check_residual_method(value)
 
 
