@@ -241,8 +241,16 @@ def test_cli_predict_to_ome_zarr(tmp_path, capsys):
     args = ["predict", str(tmp_path / "in.tif"), "--model", str(model.path), "--out",
             str(tmp_path / "sr.ome.zarr"), "--device", "cpu", "--pyramid", "1",
             "--dtype", "uint16", "--clip", "0", "--clip", "1500"]
-    assert main(args) == 0
+    previous = os.umask(0o022)
+    try:
+        assert main(args) == 0
+    finally:
+        os.umask(previous)
     assert "computed 1 of 1 chunks" in capsys.readouterr().out
+    assert (tmp_path / "sr.ome.zarr").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "sr.ome.zarr" / "zarr.json").stat().st_mode & 0o777 == 0o644
+    assert main(args + ["--trust"]) == 2
+    assert "--trust maps are computed in memory" in capsys.readouterr().err
     out = load(tmp_path / "sr.ome.zarr")
     assert out.shape == (60, 52) and out.dtype == np.uint16
     assert main(args) == 0 and "skipped" in capsys.readouterr().out

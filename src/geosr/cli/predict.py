@@ -100,7 +100,7 @@ def predict(
 
         predict_zarr_command(src, out, loaded, max_memory=max_memory, dtype=dtype, clip=clip,
                              pyramid=pyramid, cluster=cluster, overwrite=overwrite,
-                             device=device)
+                             device=device, trust=trust)
         return
     with progress_bar() as bar:
         task = bar.add_task("predicting", total=None)

@@ -15,10 +15,15 @@ __all__ = ["predict_zarr_command"]
 
 def predict_zarr_command(src: Path, out: Path, loaded: Any, *, max_memory: Optional[float],
                          dtype: str, clip: Optional[List[float]], pyramid: int,
-                         cluster: Optional[str], overwrite: bool, device: str) -> None:
+                         cluster: Optional[str], overwrite: bool, device: str,
+                         trust: bool = False) -> None:
     """Predict ``src`` into the OME-Zarr ``out`` and print one summary line."""
     from geosr.core.progress import progress_bar
     from geosr.predict.outofcore import predict_to_zarr
+
+    if trust:
+        raise ConfigError("--trust maps are computed in memory, not for OME-Zarr outputs",
+                          where="--trust", hint="write a .tif output, or drop --trust")
 
     if clip and len(clip) != 2:
         raise ConfigError(f"takes two values (--clip LOW --clip HIGH), got {clip}",
