@@ -106,16 +106,16 @@ def _recover_set(images, scale, spacing_um, transform, rng, max_shift, max_rot, 
 def part_recovery(quick: bool) -> dict:
     rng = np.random.default_rng(2026)
     tri = _volume(TRIBOLIUM, 120.0)
-    n2 = 12 if quick else 50
+    n2 = 6 if quick else 50
     zs = rng.integers(10, 81, n2)
     out = {"tribolium_2d": _recover_set([tri[z] for z in zs], 4, 0.25, "rigid", rng, 6.0, 1.5,
                                         FORWARD["fwhm_px"], FORWARD["photons"])}
     bone = _volume(LHDL, 0.0)
-    nb = 6 if quick else 20
+    nb = 4 if quick else 20
     out["lhdl_2d"] = _recover_set([bone[z] for z in rng.integers(0, 200, nb)], 4, 19.5,
                                   "rigid", rng, 6.0, 1.5, FORWARD["fwhm_px"],
                                   FORWARD["photons"])
-    n3 = 4 if quick else 10
+    n3 = 2 if quick else 10
     subs = []
     for _ in range(n3):
         z0, y0, x0 = rng.integers(5, 95 - 36), *rng.integers(0, 256 - 80, 2)

@@ -227,19 +227,25 @@ def _standard_errors(result: Any, names: Sequence[str]) -> dict[str, float]:
     return {n: float(np.sqrt(max(cov[i, i], 0.0))) for i, n in enumerate(names)}
 
 
+def _a_unit(model: LRModel) -> float:
+    """The gain ``a`` of the gamma map multiplies ``(M / m_ref)^γ``: at γ = 1 it equals the
+    affine gain times ``m_ref``."""
+    return model.m_ref if model.intensity == "gamma" else 1.0
+
+
 def _translation_first(hr_v: np.ndarray, factors: tuple[int, ...], fit_psf: bool,
                        model: LRModel, x: np.ndarray, lr_v: np.ndarray, box) -> np.ndarray:
     """Fit shift, PSF and an affine map first (rotation/zoom/gamma held at identity), so the
     full fit starts in the right basin (a noisy coarse shift plus a free rotation can settle
     in a wrong local minimum)."""
     pre = LRModel(hr_v, factors, "translation", "affine", fit_psf=fit_psf)
-    x_pre = pre.initial(x[:len(factors)], model.sigma_of(x)[::-1][:1] * len(factors)
-                        if len(factors) == 2 else model.sigma_of(x),
-                        float(x[model.index["a"]]), float(x[model.index["b"]]))
+    unit = _a_unit(model)
+    x_pre = pre.initial(x[:len(factors)], model.sigma_of(x),
+                        float(x[model.index["a"]]) / unit, float(x[model.index["b"]]))
     fitted = _fit(pre, lr_v, x_pre, box).x
     out = x.copy()
     for name, i in pre.index.items():
-        out[model.index[name]] = fitted[i]
+        out[model.index[name]] = fitted[i] * (unit if name == "a" else 1.0)
     if "gamma" in model.index:   # keep the affine fit's contrast for gamma = 1
         out[model.index["gamma"]] = 1.0
     return out
@@ -315,7 +321,7 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
                          where="image", hint="check that the two images show the same field")
     sub = lr_v[tuple(slice(lo, hi) for lo, hi in box)]
     a0, b0 = _affine_start(model.binned(x, [lo for lo, _ in box], sub.shape), sub)
-    x[model.index["a"]], x[model.index["b"]] = a0, b0
+    x[model.index["a"]], x[model.index["b"]] = a0 * _a_unit(model), b0
     if transform != "translation" or intensity != "affine":
         x = _translation_first(hr_v, factors, fit_psf, model, x, lr_v, box)
     result = None
