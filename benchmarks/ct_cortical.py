@@ -225,12 +225,16 @@ def evaluate(pred: np.ndarray, item: dict[str, Any], scale: int) -> dict[str, An
 
 
 def detection_by_bin(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Detection rate per diameter bin over all records (images × model seeds);
+    ``n_true`` counts the true pores of the test slices once (not once per model seed)."""
     diam = np.concatenate([r["true_diameters_um"] for r in records])
     det = np.concatenate([r["detected"] for r in records]).astype(bool)
+    first = [r for r in records if r.get("model_seed", 0) == 0]
+    diam0 = np.concatenate([r["true_diameters_um"] for r in first])
     rows = []
     for lo, hi in zip(BINS_UM[:-1], BINS_UM[1:]):
         sel = (diam >= lo) & (diam < hi)
-        n = int(sel.sum())
+        n = int(((diam0 >= lo) & (diam0 < hi)).sum())
         rows.append({"bin_um": [lo, hi], "n_true": n,
                      "detected": None if n == 0 else float(det[sel].mean())})
     return rows
@@ -284,10 +288,25 @@ def trust_verdict(pred, lr, model_path: str, noise_sd: float) -> dict[str, Any]:
             "meaning": verdict.get("meaning")}
 
 
+def ct_consistency(pred, lr, noise_sd: float) -> dict[str, Any]:
+    """Data consistency with the CT operator itself: the prediction re-acquired noise free
+    by the same CT forward model, minus the LR; its sd over the LR noise sd (≈ 1 for an
+    image the measurement supports), on the whole field and on 8 × 8-voxel tiles."""
+    again = ct_lr(pred, SR_ACQUISITION, None, 0).numpy()
+    res = lr.numpy() - again
+    tiles = [res[i:i + 8, j:j + 8].std() / noise_sd
+             for i in range(0, res.shape[0] - 7, 8) for j in range(0, res.shape[1] - 7, 8)]
+    return {"residual_sd_over_noise_sd": float(res.std() / noise_sd),
+            "tile_ratio_median": float(np.median(tiles)), "tile_ratio_max": float(max(tiles)),
+            "tiles_above_1_5": int(np.sum(np.array(tiles) > 1.5)), "n_tiles": len(tiles)}
+
+
 def trust_control(tag: str, args) -> int:
     """Add the trust verdict of the *ground truth* (the HR phantom slice on the SR grid) to
     an existing results JSON: a control of the consistency test itself, on the same LR."""
     from geosr.core.files import write_json
+    from geosr.predict import predict
+    from geosr.resample import upscale
 
     path = args.results / f"{tag}.json"
     payload = json.loads(path.read_text())
@@ -303,7 +322,16 @@ def trust_control(tag: str, args) -> int:
             o - (sr["scale"] - 1) / 2 * s / sr["scale"] for o, s in zip(lr.origin, lr.spacing)))
         noise = payload["noise_sd"]["test_doses"][f"{cond['i0']:g}"]
         cond["trust"]["truth_control"] = trust_verdict(truth, lr, None, noise)
-        print(key, cond["trust"]["truth_control"])
+        preds = {"truth": truth, "bicubic": upscale(lr, sr["scale"])}
+        preds.update({arm: predict(lr, runs[0]["path"], device="cpu")
+                      for arm, runs in payload["models"].items() if runs})
+        cond["ct_consistency"] = {name: ct_consistency(p.replace(origin=truth.origin), lr,
+                                                       noise)
+                                  for name, p in preds.items()}
+        print(key, cond["trust"]["truth_control"], cond["ct_consistency"])
+    for cond in payload["results"].values():  # summaries from the per-image records
+        for m in cond["methods"].values():
+            m["summary"] = summarize(m["per_image"])
     write_json(path, payload)
     md = markdown(payload, f"benchmarks/results/{tag}_detection.png")
     (args.results / f"{tag}.md").write_text(md)
@@ -517,6 +545,18 @@ def markdown(p: dict[str, Any], figure: str | None) -> str:
         for arm, v in cond["trust"].items():
             lines.append(f"- {cond['acquisition']} i0 {cond['i0']:g} {arm}: "
                          f"{v.get('image', v.get('error'))} (tiles {v.get('tiles')})")
+    consistency = [(c, c["ct_consistency"]) for c in p["results"].values()
+                   if c.get("ct_consistency")]
+    if consistency:
+        lines += ["", "Consistency with the CT operator itself (first test slice): sd of "
+                  "(LR − CT(prediction), noise free) over the LR noise sd; ≈ 1 = supported by "
+                  "the measurement; tiles of 8 × 8 voxels above 1.5:", "",
+                  "| acquisition | i0 | " + " | ".join(consistency[0][1]) + " |",
+                  "|---" * (2 + len(consistency[0][1])) + "|"]
+        for cond, cc in consistency:
+            lines.append(f"| {cond['acquisition']} | {cond['i0']:g} | " + " | ".join(
+                f"{v['residual_sd_over_noise_sd']:.2f} ({v['tiles_above_1_5']}/{v['n_tiles']})"
+                for v in cc.values()) + " |")
     if figure:
         lines += ["", f"![detection vs diameter]({figure})"]
     return "\n".join(lines) + "\n"
