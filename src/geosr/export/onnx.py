@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -62,9 +63,10 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def write_onnx(program: Any, path: str | os.PathLike, opset: int = OPSET) -> Path:
+def write_onnx(program: Any, path: str | os.PathLike, opset: int = OPSET,
+               where: str | None = None) -> Path:
     """Write the exported program (:func:`geosr.export.graph.trace_model`) as one ONNX file
-    at ``path``, atomically."""
+    at ``path``, atomically (``where``: the name errors give, default ``path``)."""
     import torch
 
     from geosr.core.files import atomic_path
@@ -77,10 +79,12 @@ def write_onnx(program: Any, path: str | os.PathLike, opset: int = OPSET) -> Pat
                                              verbose=False, optimize=True)
             onnx_program.save(str(tmp), external_data=False)
         except Exception as err:  # the exporter raises many error types
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise ConfigError(f"ONNX export failed ({type(err).__name__}: {first[:200]})",
-                              where=str(path), hint="export --format bioimageio with "
-                              "--weights pytorch_state_dict only") from None
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
+            first = (text.splitlines() or [type(err).__name__])[0]
+            raise ConfigError(f"ONNX export failed ({type(err).__name__}: {first[:200]}); "
+                              "an operator of this model has no ONNX equivalent",
+                              where=where or str(path), hint="export --format bioimageio "
+                              "with --weights pytorch_state_dict only") from None
     return path
 
 
@@ -125,7 +129,7 @@ def export_onnx(model: Any, out: str | os.PathLike, *, opset: int = OPSET,
         return write_onnx(program, out, opset)
     tmp = out.with_name(f".{out.stem}.check.onnx")
     try:
-        write_onnx(program, tmp, opset)
+        write_onnx(program, tmp, opset, where=str(out))
         x = example_input(loaded, batch=1)
         x = torch.nn.functional.pad(x, [0, int(loaded.module.alignment[-1])] + [0, 0] *
                                     (loaded.dims - 1), mode="replicate")
