@@ -20,6 +20,7 @@ gives a guarantee for the simulated distribution only (``simulated=True`` record
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from pathlib import Path
@@ -186,109 +187,148 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
         the agreement of the TTA members per component and branch against the truth
         (Otsu segmentation of each HR target), stored as ``card["elements"]``.
     """
-    from geosr.io import load
-    from geosr.predict import predict
     from geosr.predict.core import resolve_model
-    from geosr.trust.nullspace import null_space
 
     loaded = resolve_model(model, device)
     source = str(pairs) if isinstance(pairs, (str, os.PathLike)) else "in-memory pairs"
     items: Iterable = (list_pairs(pairs) if isinstance(pairs, (str, os.PathLike)) else pairs)
-    all_ratios, feats, null_tiles, chi2s, names, mfeats = [], [], [], [], [], []
-    sizes_mean, spacing, acq_used = [], None, acquisition
-    element_rows: list[tuple[list, Any]] = []
+    options = dict(uncertainty=uncertainty, ensemble=ensemble, tta_members=tta_members,
+                   u_floor=u_floor, acquisition=acquisition, tile=tile,
+                   model_features=model_features, element_confidence=element_confidence)
+    col = _Collected(acq_used=acquisition)
     for k, (lr_item, hr_item) in enumerate(items):
-        lr = load(lr_item) if isinstance(lr_item, (str, os.PathLike)) else as_image(lr_item)
-        hr = load(hr_item) if isinstance(hr_item, (str, os.PathLike)) else as_image(hr_item)
-        names.append(Path(lr_item).name if isinstance(lr_item, (str, os.PathLike)) else str(k))
-        pred = predict(lr, loaded, device=str(loaded.device))
-        yhat = _one_channel(pred.numpy(), pred)
-        y = _one_channel(hr.numpy(), hr)
-        if y.shape != yhat.shape:
-            raise InputError(f"HR target {y.shape} does not match the prediction {yhat.shape}",
-                             where=names[-1], hint="HR must be the LR's size × the scale")
-        if element_confidence:
-            element_rows.append(_element_rows(pred, lr, y, loaded, tta_members))
-        u, _ = size_map(lr, loaded, kind=uncertainty, ensemble=ensemble,
-                        tta_members=tta_members, u_floor=u_floor, device=str(loaded.device))
-        all_ratios.append(ratios(y, yhat, u))
-        sizes_mean.append(float(u.mean()) / input_range(lr.numpy()))
-        x = _one_channel(lr.numpy(), lr)
-        acq = acquisition
-        if acq is None and isinstance(lr.metadata.get("degradation"), dict):
-            acq = Acquisition.from_image(lr, where=names[-1])
-        saturation = None if acq is None else acq.saturation_value
-        feats.append(input_features(x, saturation))
-        if model_features:
-            from geosr.trust.ood import model_features as features_of
-
-            mfeats.append(features_of(loaded, lr))
-        spacing = spacing or list(lr.spacing_um)
-        if acq is not None:
-            acq_used = acq_used or acq
-            ns = null_space(pred, acq, tile=tile)
-            null_tiles.extend(np.ravel(ns.tile_fraction).tolist())
-            if acq.has_noise_model:
-                from geosr.trust.data_consistency import consistency
-
-                chi2s.append(consistency(pred, lr, acq, tile=tile).chi2_per_pixel)
-    n = len(all_ratios)
+        _collect_pair(col, loaded, lr_item, hr_item, k, **options)
+    n = len(col.ratios)
     if n < 2:
         raise InputError(f"calibration needs at least 2 image pairs, got {n}", where=source)
-    lam = crc_lambda(all_ratios, alpha)
-    q = conformal_quantile(simultaneous_scores(all_ratios, beta), alpha)
-    gate = None
-    ood_note = None
-    if n >= 4:
-        gate = OODGate.fit(None, features=np.stack(feats), alpha=alpha_ood,
-                           saturation=None if acq_used is None
-                           else acq_used.saturation_value).to_dict()
-        if 1.0 / (len(gate["calibration_scores"]) + 1) > alpha_ood:
-            ood_note = (f"{len(gate['calibration_scores'])} calibration scores cannot give "
-                        f"p <= {alpha_ood}: use at least {int(2 / alpha_ood)} ID inputs")
-    else:
-        ood_note = "fewer than 4 calibration inputs: no OOD gate"
-    gate_features = None
-    if model_features and n >= 4:
-        gate_features = OODGate.fit(None, features=np.stack(mfeats), alpha=alpha_ood,
-                                    names=[f"feature_{i}" for i in range(len(mfeats[0]))]
-                                    ).to_dict()
-        from geosr.trust.ood import feature_layer
-
-        gate_features["layer"] = feature_layer(loaded.module)
-    halfwidths = sorted(lam * s for s in sizes_mean) if np.isfinite(lam) else []
+    lam = crc_lambda(col.ratios, alpha)
+    q = conformal_quantile(simultaneous_scores(col.ratios, beta), alpha)
+    gate, ood_note, gate_features = _ood_gates(col, loaded, alpha_ood, model_features)
     card = {
         "format": CARD_FORMAT, "version": CARD_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "model": {"sha256": loaded.sha256, "architecture": loaded.architecture,
                   "scale": list(loaded.scale),
                   "path": str(loaded.path) if loaded.path else None},
-        "acquisition": {"scale": list(loaded.scale), "lr_spacing_um": spacing,
-                        "signature": None if acq_used is None else acq_used.signature(),
-                        "description": None if acq_used is None else acq_used.to_dict()},
-        "data": {"pairs": source, "n_images": n, "names": names[:1000],
+        "acquisition": {"scale": list(loaded.scale), "lr_spacing_um": col.spacing,
+                        "signature": None if col.acq_used is None else col.acq_used.signature(),
+                        "description": None if col.acq_used is None
+                        else col.acq_used.to_dict()},
+        "data": {"pairs": source, "n_images": n, "names": col.names[:1000],
                  "simulated": bool(simulated), "description": description,
                  "exchangeable_unit": "image (field of view)"},
         "uncertainty": {"kind": uncertainty, "tta_members": tta_members,
                         "u_floor_rel": u_floor,
                         "size_map": "u = spread + u_floor * (p99.8 - p1 of the LR input)"},
-        "intervals": {
-            "crc": {"alpha": alpha, "lambda": lam,
+        "intervals": _intervals_entry(alpha, beta, lam, q),
+        "ood": gate, "ood_note": ood_note, "ood_features": gate_features,
+        "id_reference": {"null_tile_fraction": sorted(col.null_tiles),
+                         "halfwidth_rel": sorted(lam * s for s in col.sizes_mean)
+                         if np.isfinite(lam) else [],
+                         "chi2_per_pixel": sorted(col.chi2s)},
+        "scope": ("simulated pairs: the guarantee holds for the simulated distribution only"
+                  if simulated else "held-out paired images from the deployment distribution"),
+        "elements": _element_calibration(col.element_rows, tta_members)
+        if element_confidence else None,
+    }
+    return _write_card(to_jsonable(card), out, loaded)
+
+
+@dataclasses.dataclass
+class _Collected:
+    """What the pass over the calibration pairs collects (one entry per image, except the
+    pooled null-space tile shares)."""
+
+    ratios: list = dataclasses.field(default_factory=list)
+    feats: list = dataclasses.field(default_factory=list)
+    mfeats: list = dataclasses.field(default_factory=list)
+    null_tiles: list = dataclasses.field(default_factory=list)
+    chi2s: list = dataclasses.field(default_factory=list)
+    names: list = dataclasses.field(default_factory=list)
+    sizes_mean: list = dataclasses.field(default_factory=list)
+    element_rows: list = dataclasses.field(default_factory=list)
+    spacing: list | None = None
+    acq_used: Acquisition | None = None
+
+
+def _collect_pair(col: _Collected, loaded: Any, lr_item: Any, hr_item: Any, k: int, *,
+                  uncertainty: str, ensemble: Any, tta_members: int | None, u_floor: float,
+                  acquisition: Acquisition | None, tile: Any, model_features: bool,
+                  element_confidence: bool) -> None:
+    """Predict one calibration pair and add its ratios, statistics and references to ``col``."""
+    from geosr.io import load
+    from geosr.predict import predict
+    from geosr.trust.nullspace import null_space
+
+    lr = load(lr_item) if isinstance(lr_item, (str, os.PathLike)) else as_image(lr_item)
+    hr = load(hr_item) if isinstance(hr_item, (str, os.PathLike)) else as_image(hr_item)
+    name = Path(lr_item).name if isinstance(lr_item, (str, os.PathLike)) else str(k)
+    col.names.append(name)
+    pred = predict(lr, loaded, device=str(loaded.device))
+    yhat, y = _one_channel(pred.numpy(), pred), _one_channel(hr.numpy(), hr)
+    if y.shape != yhat.shape:
+        raise InputError(f"HR target {y.shape} does not match the prediction {yhat.shape}",
+                         where=name, hint="HR must be the LR's size × the scale")
+    if element_confidence:
+        col.element_rows.append(_element_rows(pred, lr, y, loaded, tta_members))
+    u, _ = size_map(lr, loaded, kind=uncertainty, ensemble=ensemble, tta_members=tta_members,
+                    u_floor=u_floor, device=str(loaded.device))
+    col.ratios.append(ratios(y, yhat, u))
+    col.sizes_mean.append(float(u.mean()) / input_range(lr.numpy()))
+    acq = acquisition
+    if acq is None and isinstance(lr.metadata.get("degradation"), dict):
+        acq = Acquisition.from_image(lr, where=name)
+    col.feats.append(input_features(_one_channel(lr.numpy(), lr),
+                                    None if acq is None else acq.saturation_value))
+    if model_features:
+        from geosr.trust.ood import model_features as features_of
+
+        col.mfeats.append(features_of(loaded, lr))
+    col.spacing = col.spacing or list(lr.spacing_um)
+    if acq is not None:
+        col.acq_used = col.acq_used or acq
+        col.null_tiles.extend(np.ravel(null_space(pred, acq, tile=tile).tile_fraction).tolist())
+        if acq.has_noise_model:
+            from geosr.trust.data_consistency import consistency
+
+            col.chi2s.append(consistency(pred, lr, acq, tile=tile).chi2_per_pixel)
+
+
+def _ood_gates(col: _Collected, loaded: Any, alpha_ood: float, model_features: bool
+               ) -> tuple[dict | None, str | None, dict | None]:
+    """The input-statistics gate, its note, and the model-feature gate (dicts for the card)."""
+    n = len(col.feats)
+    if n < 4:
+        return None, "fewer than 4 calibration inputs: no OOD gate", None
+    saturation = None if col.acq_used is None else col.acq_used.saturation_value
+    gate = OODGate.fit(None, features=np.stack(col.feats), alpha=alpha_ood,
+                       saturation=saturation).to_dict()
+    note = None
+    if 1.0 / (len(gate["calibration_scores"]) + 1) > alpha_ood:
+        note = (f"{len(gate['calibration_scores'])} calibration scores cannot give "
+                f"p <= {alpha_ood}: use at least {int(2 / alpha_ood)} ID inputs")
+    features = None
+    if model_features:
+        from geosr.trust.ood import feature_layer
+
+        features = OODGate.fit(None, features=np.stack(col.mfeats), alpha=alpha_ood,
+                               names=[f"feature_{i}" for i in range(len(col.mfeats[0]))]
+                               ).to_dict()
+        features["layer"] = feature_layer(loaded.module)
+    return gate, note, features
+
+
+def _intervals_entry(alpha: float, beta: float, lam: float, q: float) -> dict[str, Any]:
+    return {"crc": {"alpha": alpha, "lambda": lam,
                     "guarantee": f"expected fraction of missed pixels <= {alpha} for images "
                                  "exchangeable with the calibration set"},
             "simultaneous": {"alpha": alpha, "beta": beta, "q": q,
                              "guarantee": f"P(at least {1 - beta:.3g} of an image's pixels "
                                           f"covered) >= {1 - alpha}"},
-            "interval": "prediction +/- lambda * u"},
-        "ood": gate, "ood_note": ood_note, "ood_features": gate_features,
-        "id_reference": {"null_tile_fraction": sorted(null_tiles),
-                         "halfwidth_rel": halfwidths, "chi2_per_pixel": sorted(chi2s)},
-        "scope": ("simulated pairs: the guarantee holds for the simulated distribution only"
-                  if simulated else "held-out paired images from the deployment distribution"),
-        "elements": _element_calibration(element_rows, tta_members) if element_confidence
-        else None,
-    }
-    card = to_jsonable(card)
+            "interval": "prediction +/- lambda * u"}
+
+
+def _write_card(card: dict[str, Any], out: Any, loaded: Any) -> dict[str, Any]:
     target = Path(out) if out is not None else default_card_path(loaded)
     if target is None:
         raise ConfigError("where should the card go?", where="out",
