@@ -64,7 +64,7 @@ def test_noise_variance_scales_as_one_over_i0():
     ratio = v_low.mean() / v_high.mean()
     rse = np.hypot(v_low.std(ddof=1) / v_low.mean(), v_high.std(ddof=1) / v_high.mean())
     se = ratio * rse / np.sqrt(8)
-    assert abs(ratio - 10.0) < 3 * se + 0.2, (ratio, se)   # measured 9.8 ± 0.25
+    assert abs(ratio - 10.0) < 3 * se, (ratio, se)   # measured 9.8, se 0.3
     noisy = _noise_stack(1e3, [0])[0]
     assert abs(noisy[centre].mean()) < 0.1  # unbiased: mean error ≪ its 1.5 sd
 
@@ -128,7 +128,6 @@ def _edge_mtf(lr, c, a, voxel):
     return np.fft.rfftfreq(len(lsf), d=width), mtf / mtf[0]
 
 
-@pytest.mark.slow
 def test_slanted_edge_mtf_matches_configured_blur():
     hr, (c, a) = _edge_image()
     voxel, fwhm = 2 * H_UM, 20.0

@@ -6,7 +6,9 @@ high-resolution object, as composable, seeded steps (2D and 3D, channels process
   and ``metadata["degradation"]`` = the full parameter record.
 - :func:`degradation_model` — the same keywords, returns the :class:`ForwardModel`.
 - Steps: :class:`GaussianBlur`, :class:`MicroscopePSF`, :class:`Downsample`,
-  :class:`PoissonGaussianNoise`, :class:`Quantize`.
+  :class:`PoissonGaussianNoise`, :class:`Quantize`; :class:`CTScan` (X-ray CT: projections,
+  photon noise, FBP; presets in :mod:`geosr.degrade.ct_presets`, front door
+  :func:`geosr.degrade.ct_degrade.degrade_ct`).
 - The linear part as an operator with an exact adjoint: :class:`BlurDownsample`,
   :meth:`ForwardModel.linear_operator` (a :class:`SeparableOperator`).
 - PSF helpers: :func:`fwhm_to_sigma`, :func:`sigma_to_fwhm`, :func:`microscope_sigma_um`,
