@@ -92,3 +92,27 @@ def check_ct(ranges: Mapping[str, Any], ct: Mapping[str, Any] | None) -> None:
     except ConfigError as err:
         raise ValueError(f"data.degradation.ct.{err.where}: {err.message}"
                          + (f"; {err.hint}" if err.hint else "")) from None
+
+
+def ct_system_fwhm_um(degradation: Any) -> float | None:
+    """The Gaussian FWHM (µm) of a CT recipe's linear equivalent (detector/source blur; the
+    detector pixel is the binning): the midpoint of ``ct.detector_fwhm_um`` if set, else the
+    preset's; None for an image-domain recipe. Used by the physics-informed CycleGAN, whose
+    fixed backward operator is Gaussian blur + block-mean binning (the CT model converges to
+    it noise free with many angles, ``tests/test_ct_physics.py``)."""
+    if getattr(degradation, "modality", "image") != "ct":
+        return None
+    from geosr.data.ranges import draw
+    from geosr.degrade.ct_presets import get_preset
+
+    import numpy as np
+
+    spec = ct_spec(getattr(degradation, "ct", None))
+    if "detector_fwhm_um" in spec:
+        value = spec["detector_fwhm_um"]
+        if isinstance(value, Mapping) and "low" in value:
+            return float(np.mean([value["low"], value["high"]]))
+        if isinstance(value, (list, tuple)):
+            return float(np.mean(value))
+        return float(draw({"v": value}, np.random.default_rng(0))["v"])
+    return get_preset(spec["preset"]).detector_fwhm_um if "preset" in spec else 0.0

@@ -156,6 +156,10 @@ class CycleGANTrainer(_GanTrainerMixin, Trainer):
             spacing = self.data.train[0].spacing_um
             fwhm = g.fwhm_um or _mid(getattr(getattr(cfg.data, "degradation", None),
                                              "fwhm_um", None))
+            if fwhm is None:  # modality: ct -> the CT model's linear equivalent (issue 17)
+                from geosr.data.ct_ranges import ct_system_fwhm_um
+
+                fwhm = ct_system_fwhm_um(getattr(cfg.data, "degradation", None))
             sigma = tuple((fwhm / sp if fwhm else s) / FWHM_PER_SIGMA for sp in spacing)
             measured = g.forward or getattr(getattr(cfg.data, "degradation", None),
                                             "forward", None)
