@@ -160,3 +160,22 @@ def test_possibly_missed_elements_are_listed():
     assert len(missed) == 1 and missed[0]["pixels"] == 12
     assert missed[0]["score"] == pytest.approx(0.75)
     assert missed[0]["y_um"] == pytest.approx(2.1) and missed[0]["x_um"] == pytest.approx(1.15)
+
+
+def test_members_from_an_ensemble_and_errors(tmp_path):
+    from geosr.core.errors import ConfigError
+    from geosr.models import build_model, save_model
+
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        paths.append(save_model(tmp_path / f"m{seed}", build_model(
+            "fsrcnn", dims=2, scale=2, d=4, s=2, m=1, residual_over="none")))
+    lr = Image(np.random.default_rng(0).random((12, 12)) + 1, "YX", spacing=(0.2, 0.2))
+    draws = member_predictions(lr, None, kind="ensemble", ensemble=paths)
+    assert len(draws) == 2 and draws[0].shape == (24, 24)
+    assert np.abs(draws[0] - draws[1]).max() > 0
+    with pytest.raises(ConfigError, match="ensemble"):
+        member_predictions(lr, None, kind="ensemble")
+    with pytest.raises(ConfigError, match="unknown member kind"):
+        member_predictions(lr, None, kind="dropout")

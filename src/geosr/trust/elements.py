@@ -316,13 +316,15 @@ def fit_calibration(scores: np.ndarray, pixels: np.ndarray, branch: np.ndarray,
     return cal
 
 
-def member_predictions(lr: Any, predict_fn: Callable[[Any], np.ndarray], *, kind: str,
+def member_predictions(lr: Any, predict_fn: Callable[[Any], np.ndarray] | None, *, kind: str,
                        members: int = 8, acquisition: Any = None, seed: int = 0,
-                       loaded: Any = None, device: str = "cpu") -> list[np.ndarray]:
+                       loaded: Any = None, ensemble: Any = None, device: str = "cpu"
+                       ) -> list[np.ndarray]:
     """Other draws of the prediction of ``lr``: ``"tta"`` (the model's TTA members, needs
-    ``loaded``), or ``"noise"`` (``predict_fn`` applied to the LR re-noised ``members``
-    times with the acquisition's Poisson–Gaussian noise model: the prediction's variability
-    under the measurement noise)."""
+    ``loaded``), ``"ensemble"`` (the members of ``ensemble``), ``"hetero"`` (``members``
+    samples ``mean + σ z`` of a ``hetero`` model), or ``"noise"`` (``predict_fn`` applied to
+    the LR re-noised ``members`` times with the acquisition's Poisson–Gaussian noise model:
+    the prediction's variability under the measurement noise)."""
     from geosr.core.image import as_image
 
     image = as_image(lr, "lr")
@@ -332,6 +334,23 @@ def member_predictions(lr: Any, predict_fn: Callable[[Any], np.ndarray], *, kind
         if loaded is None:
             raise ConfigError("TTA members need the model", where="model")
         return list(tta(image, loaded, max_members=members, device=device).samples)
+    if kind == "ensemble":
+        from geosr.trust.uncertainty import ensemble_predict
+
+        if ensemble is None:
+            raise ConfigError("ensemble members need the ensemble description",
+                              where="ensemble", hint="pass --ensemble ENSEMBLE.json")
+        return list(ensemble_predict(image, ensemble, device=device).samples)
+    if kind == "hetero":
+        from geosr.predict import predict
+        from geosr.trust.uncertainty import hetero_std
+
+        if loaded is None:
+            raise ConfigError("hetero samples need the model", where="model")
+        mean = np.asarray(predict(image, loaded, device=device).numpy(), np.float64)
+        sd = np.asarray(hetero_std(image, loaded, device=device).numpy(), np.float64)
+        rng = np.random.default_rng(seed)
+        return [mean + sd * rng.normal(size=mean.shape) for _ in range(members)]
     if kind == "noise":
         if acquisition is None or not acquisition.has_noise_model:
             raise ConfigError("re-noised members need the acquisition's noise model",
@@ -344,22 +363,22 @@ def member_predictions(lr: Any, predict_fn: Callable[[Any], np.ndarray], *, kind
             out.append(np.asarray(predict_fn(image.replace(data=noisy)), np.float64))
         return out
     raise ConfigError(f"unknown member kind {kind!r}", where="members",
-                      hint="use tta or noise")
+                      hint="use tta, ensemble, hetero or noise")
 
 
 def model_element_table(prediction: Any, lr: Any, loaded: Any, *, kind: str = "tta",
                         members: int = 8, calibration: ElementCalibration | None = None,
                         threshold: float | None = None, min_size_px: int = 1,
-                        device: str = "cpu") -> ElementTable:
-    """The element table of a model's ``prediction`` (Image) of ``lr``, with the model's TTA
-    members (``kind="tta"``) as its variability."""
+                        ensemble: Any = None, device: str = "cpu") -> ElementTable:
+    """The element table of a model's ``prediction`` (Image) of ``lr``, with the model's own
+    variability (``kind``: ``"tta"``, ``"ensemble"`` or ``"hetero"``) as members."""
     from geosr.core.image import as_image
 
     pred = as_image(prediction, "prediction")
     f = np.asarray(pred.numpy(), np.float64)
     f = f[0] if pred.has_channels else f
     draws = member_predictions(lr, None, kind=kind, members=members, loaded=loaded,
-                               device=device)
+                               ensemble=ensemble, device=device)
     draws = [d[0] if d.ndim == f.ndim + 1 else d for d in draws]
     return element_table(f, draws, spacing=pred.spacing_um, origin=pred.origin,
                          threshold=threshold, min_size_px=min_size_px,

@@ -1,6 +1,7 @@
 """Element confidence (``confidence=True``): for each connected component and skeleton branch
 of the segmented prediction, the probability that it exists in the truth, from the agreement
-of the model's TTA members, calibrated by the card's element calibration when it has one
+of the model's own draws (TTA members; ensemble members or hetero samples when that is the
+uncertainty kind), calibrated by the card's element calibration when it has one
 (:mod:`geosr.trust.elements`). Writes ``elements.csv`` and ``element_confidence.tif``."""
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ def elements_evidence(ctx: TrustContext) -> Evidence | None:
     calibration = (ElementCalibration.from_dict(spec) if spec and "w" in spec and ctx.card_applies
                    else None)
     members = int((spec or {}).get("members", ctx.tta_members or 8))
-    table = model_element_table(ctx.pred, ctx.low, ctx.loaded, members=members,
+    kind = (spec or {}).get("member_kind") or (
+        ctx.uncertainty_kind if ctx.uncertainty_kind in ("ensemble", "hetero") else "tta")
+    table = model_element_table(ctx.pred, ctx.low, ctx.loaded, kind=kind, members=members,
+                                ensemble=ctx.ensemble,
                                 calibration=calibration,
                                 threshold=(spec or {}).get("threshold"),
                                 device=str(ctx.loaded.device))
