@@ -37,12 +37,13 @@ def export(
                               "onnxruntime with torch."),
 ) -> None:
     """Export a model for bioimage.io (Fiji/deepImageJ, ilastik, napari) or ONNX runtimes."""
-    from geosr.export.api import FORMATS, export as run_export
+    from geosr.export.api import export as run_export
+    from geosr.export.api import suffix as format_suffix
 
-    if format not in FORMATS:
-        raise ConfigError(f"unknown format {format!r}", where="--format",
-                          hint="choose from " + ", ".join(FORMATS))
-    suffix = ".zip" if format == "bioimageio" else ".onnx"
+    try:
+        suffix = format_suffix(format)
+    except ConfigError as err:
+        raise ConfigError(err.message, where="--format", hint=err.hint) from None
     if out.suffix.lower() != suffix:
         raise ConfigError(f"a {format} export is written to a {suffix} file", where="--out")
     if not model.exists():

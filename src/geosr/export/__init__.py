@@ -22,6 +22,8 @@ from geosr.core.lazy import lazy_exports
 _LAZY = {
     "export": "geosr.export.api",
     "FORMATS": "geosr.export.api",
+    "EXPORTERS": "geosr.export.api",
+    "register_exporter": "geosr.export.api",
     "export_bioimageio": "geosr.export.bioimageio",
     "test_package": "geosr.export.bioimageio",
     "export_onnx": "geosr.export.onnx",

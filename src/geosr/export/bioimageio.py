@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from geosr.core.errors import ConfigError, DependencyError, InputError
+from geosr.export.api import register_exporter
 
 __all__ = ["export_bioimageio", "WEIGHT_FORMATS", "test_package"]
 
@@ -346,6 +347,7 @@ def test_package(source: Any, formats: Sequence[str] = WEIGHT_FORMATS) -> dict[s
             for f in formats}
 
 
+@register_exporter("bioimageio", suffix=".zip")
 def export_bioimageio(model: Any, out: str | os.PathLike, *, sample: Any = None,
                       weights: Sequence[str] = WEIGHT_FORMATS, card: Any = "auto",
                       name: str | None = None, authors: Sequence[str] = ("geosr user",),

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from geosr.core.errors import ConfigError, DependencyError
+from geosr.export.api import register_exporter
 
 __all__ = ["export_onnx", "write_onnx", "run_onnx", "OPSET"]
 
@@ -103,6 +104,7 @@ def run_onnx(path: str | os.PathLike, x: np.ndarray) -> np.ndarray:
     return session.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
+@register_exporter("onnx", suffix=".onnx")
 def export_onnx(model: Any, out: str | os.PathLike, *, opset: int = OPSET,
                 check: bool = True, tolerance: float = 1e-4) -> Path:
     """Export ``model`` (a model folder / ``.zip`` path or a
