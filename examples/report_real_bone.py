@@ -100,9 +100,9 @@ def _screenshot(page: Path, target: Path) -> None:
                         f"--screenshot={full}", page.resolve().as_uri()], check=True,
                        capture_output=True, timeout=120)
         with PILImage.open(full) as im:
-            small = im.convert("RGB").resize((1050, 1125), PILImage.LANCZOS)
+            small = im.convert("RGB").resize((980, 1050), PILImage.LANCZOS)
             target.parent.mkdir(parents=True, exist_ok=True)
-            small.quantize(colors=128).save(target, optimize=True)
+            small.quantize(colors=64).save(target, optimize=True)
     print(f"screenshot: {target} ({target.stat().st_size // 1024} KB)")
 
 

@@ -25,7 +25,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; 
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
 .row { display: flex; flex-wrap: wrap; gap: 12px; }
 figure { margin: 0; flex: 1 1 300px; max-width: 440px; }
-figure img { width: 100%; image-rendering: pixelated; border: 1px solid #999; }
+figure img { width: 100%; image-rendering: pixelated; border: 1px solid #999; box-sizing: border-box; }
 figcaption { font-size: 0.85em; margin-top: 4px; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
@@ -37,6 +37,8 @@ table.sortable th { cursor: pointer; } table.sortable th:hover { background: #ee
 .stepper input { width: 100%; } h2.image { font-size: 1.4em; border-bottom: 3px solid #888; }
 img.thumb { width: 96px; image-rendering: pixelated; }
 caption { text-align: left; font-weight: bold; padding: 2px 0; }
+pre { white-space: pre-wrap; font-size: 0.8em; background: #f8f8f8; padding: 6px; }
+td { overflow-wrap: anywhere; } table { max-width: 100%; }
 """
 
 #: The page's only script (inline): sortable tables, slice steppers, and a record of script
