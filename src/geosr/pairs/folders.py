@@ -118,13 +118,20 @@ def _register_one(name: str, lr_path: Path, hr_path: Path, scale: Any,
             "figures": pair_figures(reg)}, reg
 
 
+def _fwhm_se(summary: dict[str, Any]) -> float:
+    """Standard error (µm) of a pair's lateral PSF FWHM, from its σ standard error."""
+    sigma, se = summary["sigma_hr_px"][-1], summary.get("se_sigma_yx")
+    return float(se) / sigma * summary["fwhm_um"][-1] if se and sigma > 0 else 0.0
+
+
 def _cross_pair(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Focus outliers, the pooled forward model, residual in noise units (in place)."""
     from geosr.pairs import qc
     from geosr.pairs.forward import estimate_forward_model
 
     kept = [e for e in entries if e["verdict"] != "reject"]
-    focus = qc.judge_focus({e["name"]: e["summary"]["fwhm_um"][-1] for e in kept})
+    focus = qc.judge_focus({e["name"]: e["summary"]["fwhm_um"][-1] for e in kept},
+                           {e["name"]: _fwhm_se(e["summary"]) for e in kept})
     for e in kept:
         if e["name"] in focus:
             e["verdict"], e["reason"] = "reject", focus[e["name"]]

@@ -136,18 +136,22 @@ def judge_precision(standard_errors: Mapping[str, float]) -> tuple[str, str]:
     return "ok", ""
 
 
-def judge_focus(widths: Mapping[str, float]) -> dict[str, str]:
+def judge_focus(widths: Mapping[str, float], errors: Mapping[str, float] | None = None
+                ) -> dict[str, str]:
     """Reasons for the pairs whose PSF FWHM (µm, lateral) is an outlier among ``widths``
-    (name -> FWHM); needs at least 3 pairs."""
+    (name -> FWHM): robust z-score against the spread of the others combined with the pair's
+    own standard error (``errors``: name -> SE, µm; the PSF trades off against a gamma map on
+    images with little structure); needs at least 3 pairs."""
     if len(widths) < 3:
         return {}
     values = np.array(list(widths.values()), dtype=np.float64)
     med = float(np.median(values))
     mad = float(np.median(np.abs(values - med))) * 1.4826
-    scale = max(mad, 0.02 * med, 1e-12)
+    spread = max(mad, 0.02 * med, 1e-12)
     out = {}
     for name, w in widths.items():
-        z = (w - med) / scale
+        own = float((errors or {}).get(name, 0.0))
+        z = (w - med) / float(np.hypot(spread, own))
         if abs(z) > FOCUS_Z and abs(w / med - 1) > FOCUS_REL:
             out[name] = (f"focus change: PSF FWHM {w:.3g} um against {med:.3g} um for the "
                          f"other pairs")
