@@ -221,7 +221,7 @@ def _check_request(volume: Any, loaded: Any, out: Path, dtype: str, pyramid: int
 
 def _prediction_record(loaded: Any, job: ZarrJob, volume: Any, how: str, exact: bool,
                        source: dict, memory: float) -> dict[str, Any]:
-    from geosr import __version__
+    from geosr.core.version import __version__
 
     return {
         "model_sha256": loaded.sha256, "architecture": loaded.architecture,
@@ -449,6 +449,7 @@ def predict_to_zarr(src: str | os.PathLike, out: str | os.PathLike, model: Any, 
                                                    zip(axes, geometry["halo"]))
     record = _prediction_record(loaded, job, volume, how, exact, source, budget)
     record["out_of_core"]["pyramid"] = pyramid
+    record["device"] = str(loaded.device) if cluster is None else "cpu (dask workers)"
     _finalize(job, out, volume, loaded, record, pyramid)
     return {"path": str(out), "status": "written", "chunks": total, "computed": len(todo),
             "resumed": total - len(todo), "block": [a.block for a in axes],
