@@ -34,6 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
 
 __all__ = ["Convention", "MetricResult", "Pair", "FITS", "resolve_data_range",
@@ -121,8 +122,6 @@ class MetricResult:
 # --------------------------------------------------------------------------- validation
 def _as_array(x: Any, name: str) -> tuple[np.ndarray, int | None]:
     """numpy array and channel axis (0 for an :class:`Image` with a ``C`` axis)."""
-    from geosr.core.image import Image
-
     if isinstance(x, Image):
         return x.numpy(), (0 if x.has_channels else None)
     try:

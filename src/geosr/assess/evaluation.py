@@ -55,6 +55,9 @@ import numpy as np
 
 from geosr.assess.conventions import shape_mismatch_hint
 from geosr.core.errors import ConfigError, GeosrError, InputError
+from geosr.core.files import atomic_path
+from geosr.core.image import Image
+from geosr.core.version import __version__
 from geosr.io.files import image_files as _image_files
 from geosr.io.files import stem as _stem
 
@@ -119,8 +122,6 @@ class EvaluationResult:
 
     def header_lines(self) -> list[str]:
         """The convention, as the ``#`` lines that open the CSV."""
-        from geosr.core.version import __version__
-
         lines = [f"geosr evaluate (geosr {__version__}): protocol={self.protocol}"]
         lines += [f"{k}: {v}" for k, v in self.convention.items()]
         return lines
@@ -132,8 +133,6 @@ class EvaluationResult:
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the table atomically: ``#`` convention lines, a header, one row per image, then
         ``mean`` and ``sd`` rows (values with full precision; ``inf``/``nan`` spelled out)."""
-        from geosr.core.files import atomic_path
-
         path = Path(path)
         buf = io.StringIO()
         for line in self.header_lines():
@@ -244,8 +243,6 @@ def pair_files(pred: str | os.PathLike, gt: str | os.PathLike) -> list[tuple[str
 def _as_image(x: Any, what: str, protocol: str):
     """An Image from an array: ``(H, W, 3|4)`` is read as colour (channels last, as imageio and
     PIL give them) when it is 8-bit or the protocol is classic, else ``YX``/``ZYX``."""
-    from geosr.core.image import Image
-
     if isinstance(x, Image):
         return x
     arr = np.asarray(x)
@@ -526,7 +523,6 @@ def _is_255(value: Any) -> bool:
 
 def _write_maps(folder: Path, pending: list, protocol: str, convention: dict) -> list[Path]:
     """Write every map into a temporary folder beside ``folder``, then move them in place."""
-    from geosr.core.image import Image
     from geosr.io import save
 
     folder.parent.mkdir(parents=True, exist_ok=True)

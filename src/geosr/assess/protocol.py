@@ -29,6 +29,7 @@ import numpy as np
 
 from geosr.assess.conventions import MetricResult, shape_mismatch_hint
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.image import Image
 
 __all__ = ["rgb_to_y", "luma", "classic_sr_metrics", "CLASSIC_CHANNEL", "CLASSIC_DATA_RANGE"]
 
@@ -65,8 +66,6 @@ def rgb_to_y(rgb: np.ndarray, *, channel_axis: int = -1) -> np.ndarray:
 
 def _channels(x: Any, name: str) -> tuple[np.ndarray, int | None]:
     """The array and its colour axis (None for grey)."""
-    from geosr.core.image import Image
-
     if isinstance(x, Image):
         arr = x.numpy()
         if x.has_channels:

@@ -83,6 +83,7 @@ import numpy as np
 from scipy.signal import savgol_filter, windows
 
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
 
 __all__ = ["FRCResult", "frc", "fsc", "single_image_frc", "half_bit_threshold",
@@ -177,8 +178,6 @@ class FRCResult:
 # ----------------------------------------------------------------------------- helpers
 def _array_spacing(x: Any, spacing: float | Sequence[float] | None, unit: str | None,
                    name: str) -> tuple[np.ndarray, tuple[float, ...], str]:
-    from geosr.core.image import Image
-
     if isinstance(x, Image):
         if x.has_channels:
             raise InputError(f"has channels (axes {x.axes})", where=name,

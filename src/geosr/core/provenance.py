@@ -1,7 +1,7 @@
 """What produced a result: package versions, platform, time. Saved with every output.
 
 >>> sorted(environment())[:3]
-['geosr', 'machine', 'numpy']
+['created_utc', 'geosr', 'machine']
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import datetime as _dt
 import platform
 import sys
 from importlib import metadata
+
+from geosr.core.version import __version__
 
 __all__ = ["environment"]
 
@@ -25,8 +27,6 @@ def _version(package: str) -> str | None:
 
 def environment() -> dict[str, object]:
     """Versions of geosr, Python and the main dependencies, the platform and a UTC timestamp."""
-    from geosr.core.version import __version__
-
     return {
         "geosr": __version__,
         "python": sys.version.split()[0],

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from geosr.core.config import StrictModel
+from geosr.core.errors import ConfigError, GeosrError
 from geosr.data.ranges import check_spec, draw
 
 __all__ = ["RangeSpec", "FixedSpec", "Param", "DegradationRanges", "SplitConfig"]
@@ -94,7 +95,6 @@ class DegradationRanges(_Strict):
         # wavelength_nm and na, fwhm_um together with them...) fails here, not after loading
         import numpy as np
 
-        from geosr.core.errors import ConfigError
         from geosr.degrade import degradation_model
 
         try:
@@ -110,7 +110,6 @@ class DegradationRanges(_Strict):
         if given:
             raise ValueError(f"data.degradation.forward: {', '.join(given)} cannot be combined "
                              "with a measured forward model (it fixes PSF, noise and scale)")
-        from geosr.core.errors import GeosrError
         from geosr.pairs.forward import load_forward_model
 
         try:

@@ -49,6 +49,7 @@ from torch import nn
 from geosr.core.errors import ConfigError, InputError
 from geosr.core.files import atomic_path, to_jsonable
 from geosr.core.provenance import environment
+from geosr.core.version import __version__
 from geosr.data.normalize import PercentileNormalizer
 from geosr.models.layers import normalize_scale
 from geosr.models.registry import available_models, build_model, check_json_primitive
@@ -193,7 +194,6 @@ def save_model(path: str | os.PathLike, module: nn.Module,
     """
     from safetensors.torch import save as st_save
 
-    from geosr.core.version import __version__
     from geosr.models.summary import receptive_field
 
     path = Path(path)

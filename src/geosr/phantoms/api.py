@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 
 from geosr.core.errors import ConfigError
-from geosr.core.files import atomic_path, write_json
+from geosr.core.files import atomic_path, to_jsonable, write_json
 from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
 from geosr.core.seeding import resolve_seed
@@ -275,6 +275,4 @@ def _intensity(occ: np.ndarray, rng: np.random.Generator, p: dict[str, Any], *, 
 
 def _plain(value: Any) -> Any:
     """numpy scalars/arrays and tuples to plain Python (JSON-safe, comparable)."""
-    from geosr.core.files import to_jsonable
-
     return to_jsonable(value)

@@ -20,6 +20,7 @@ import torch
 
 from geosr.core.errors import InputError
 from geosr.core.image import Image
+from geosr.core.version import __version__
 
 __all__ = ["predict_isotropic", "is_isotropic"]
 
@@ -33,8 +34,6 @@ def is_isotropic(loaded: Any) -> bool:
 def predict_isotropic(image: Image, loaded: Any, *, planes: str | None = None,
                       batch_size: int = 8) -> Image:
     """Reconstruct ``image`` (ZYX, or CZYX) on a grid ``scale`` times finer in z."""
-    from geosr.core.version import __version__
-
     if image.dims != 3:
         raise InputError(f"an isotropic model reconstructs ZYX stacks; got axes {image.axes}",
                          where="image", hint="give a 3D stack")

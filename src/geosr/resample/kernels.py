@@ -32,6 +32,8 @@ from typing import Callable
 
 import numpy as np
 
+from geosr.core.errors import ConfigError
+
 __all__ = ["Kernel", "KERNELS", "METHODS", "box", "triangle", "cubic", "lanczos3", "get_kernel"]
 
 _EPS = float(np.finfo(np.float64).eps)  # MATLAB's ``eps``
@@ -109,8 +111,6 @@ def get_kernel(method: str) -> Kernel:
 
     Raises :class:`geosr.core.errors.ConfigError` for an unknown name, listing the allowed ones.
     """
-    from geosr.core.errors import ConfigError
-
     key = str(method).strip().lower() if isinstance(method, str) else method
     key = _ALIASES.get(key, key)
     if key not in KERNELS:

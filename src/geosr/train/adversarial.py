@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
 from geosr.train.checkpoint import optimizer_from_flat, optimizer_to_flat
 from geosr.train.loop import Trainer, _finite
@@ -104,7 +105,6 @@ def upsample_like(x: torch.Tensor, scale: Any) -> torch.Tensor:
 def save_sample_grid(path: Path, rows: list[list[np.ndarray]]) -> Path:
     """Write a PNG grid (uint8, each tile scaled to its row's 1st–99th percentile of the last
     tile, the target) of 2D arrays of equal size per row; 3D tiles show their middle plane."""
-    from geosr.core.image import Image
     from geosr.io import save
 
     tiles_rows = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from geosr.core.errors import ConfigError
+from geosr.core.files import read_json, write_json
 
 __all__ = ["train_ensemble", "ENSEMBLE_FILE", "ENSEMBLE_FORMAT"]
 
@@ -31,7 +32,6 @@ def train_ensemble(config: Any = None, *, members: int, resume: bool = False,
     """Train ``members`` models (seeds ``seed + i``) into ``<out>/member-i`` and write
     ``<out>/ensemble.json``; returns its path. ``config`` and ``overrides`` as for
     :func:`geosr.train.train`."""
-    from geosr.core.files import read_json, write_json
     from geosr.train.loop import DEFAULT_OUT, train
     from geosr.train.overrides import config_from_any
 

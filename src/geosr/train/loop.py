@@ -36,7 +36,7 @@ import torch
 import yaml
 
 from geosr.core.errors import ConfigError, DependencyError, InputError
-from geosr.core.files import write_json
+from geosr.core.files import atomic_path, write_json
 from geosr.core.seeding import seed_everything
 from geosr.data.augment import Augmenter
 from geosr.data.normalize import PercentileNormalizer
@@ -542,8 +542,6 @@ def _require_tensorboard() -> None:
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:
-    from geosr.core.files import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(_plain(data), sort_keys=False), encoding="utf-8")
 

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from geosr.core.errors import InputError
+from geosr.core.image import Image
 
 __all__ = ["FOREGROUND", "BACKGROUND", "as_mask", "label", "distance_um", "field_volume_um",
            "voxel_volume_um", "size_unit", "length_density_unit", "per_mm", "wasserstein",
@@ -44,8 +45,6 @@ def as_mask(x: Any, spacing: float | Sequence[float] | None = None, *, name: str
     Non-zero values are foreground (pore). For an Image, its spacing (converted to µm) is used
     unless ``spacing`` is given; a bare array without ``spacing`` gets 1 µm per pixel.
     """
-    from geosr.core.image import Image
-
     if isinstance(x, Image):
         if x.has_channels:
             raise InputError(f"a mask has no channel axis, got axes {x.axes}", where=name,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from geosr.assess.network._common import as_mask
+from geosr.core.errors import InputError
 
 __all__ = ["ClDiceResult", "cldice_score", "skeletonize"]
 
@@ -67,8 +68,6 @@ def cldice_score(pred: Any, gt: Any, *, pred_skeleton: np.ndarray | None = None,
     pm, _ = as_mask(pred, name="prediction")
     gm, _ = as_mask(gt, name="truth")
     if pm.shape != gm.shape:
-        from geosr.core.errors import InputError
-
         raise InputError(f"shape mismatch: prediction {pm.shape}, truth {gm.shape}",
                          where="prediction")
     sp = skeletonize(pm) if pred_skeleton is None else np.asarray(pred_skeleton, bool)

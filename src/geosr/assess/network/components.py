@@ -39,6 +39,7 @@ import numpy as np
 from geosr.assess.network._common import (FOREGROUND, as_mask, label, safe_ratio, size_unit,
                                           voxel_volume_um)
 
+from geosr.core.errors import InputError
 __all__ = ["ComponentStats", "ComponentMatch", "component_stats", "match_components",
            "component_table_columns"]
 
@@ -182,8 +183,6 @@ def match_components(pred: Any, gt: Any, spacing: Sequence[float] | None = None,
     pm, sp = as_mask(pred, spacing, name="prediction")
     gm, _ = as_mask(gt, sp, name="truth")
     if pm.shape != gm.shape:
-        from geosr.core.errors import InputError
-
         raise InputError(f"shape mismatch: prediction {pm.shape}, truth {gm.shape}",
                          where="prediction")
     ps = pred_stats if pred_stats is not None and pred_stats.labels is not None \

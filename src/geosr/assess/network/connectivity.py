@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from geosr.assess.network._common import FOREGROUND, as_mask, check_dims, label, safe_ratio
+from geosr.core.errors import ConfigError, InputError
 
 __all__ = ["StackConnectivity", "stack_connectivity", "compare_stack_connectivity"]
 
@@ -122,13 +123,9 @@ def stack_connectivity(pred: Any, gt: Any, *, axis: int | None = None) -> StackC
     check_dims(gm, 3, "3D connectivity through a stack")
     check_dims(pm, 3, "3D connectivity through a stack")
     if pm.shape != gm.shape:
-        from geosr.core.errors import InputError
-
         raise InputError(f"shape mismatch: prediction {pm.shape}, truth {gm.shape}",
                          where="prediction")
     if axis is not None and axis not in (0, 1, 2):
-        from geosr.core.errors import ConfigError
-
         raise ConfigError(f"must be 0, 1 or 2, got {axis!r}", where="axis")
     g_lab, _ = label(gm, FOREGROUND[3])
     p_lab, _ = label(pm, FOREGROUND[3])

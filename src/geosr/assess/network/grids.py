@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from geosr.core.errors import InputError
+from geosr.core.image import Image
 from geosr.core.per_axis import per_axis
 
 __all__ = ["to_image", "check_pair", "single_channel"]
@@ -36,8 +37,6 @@ __all__ = ["to_image", "check_pair", "single_channel"]
 def to_image(x: Any, what: str, spacing: Sequence[float] | float | None = None):
     """An :class:`~geosr.Image` from an Image, an array (unit ``pixel`` unless ``spacing``
     in µm is given) or a file path (:func:`geosr.io.load`)."""
-    from geosr.core.image import Image
-
     if isinstance(x, (str, os.PathLike)):
         from geosr.io import load
 

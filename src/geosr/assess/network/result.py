@@ -30,6 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from geosr.core.files import atomic_path, to_jsonable, write_json
+from geosr.core.version import __version__
+
 __all__ = ["NetworkAssessment", "AssessmentResult", "ROW_FIELDS"]
 
 ROW_FIELDS = ["group", "metric", "unit", "kind", "prediction", "truth", "error",
@@ -111,8 +114,6 @@ class NetworkAssessment:
         return overlay_rgb(self.pred_mask, self.gt_mask)
 
     def as_dict(self) -> dict[str, Any]:
-        from geosr.core.files import to_jsonable
-
         d = {"name": self.name, "dims": self.dims, "shape": list(self.shape),
              "spacing_um": list(self.spacing_um), "has_truth": self.has_truth,
              "segmentation": self.segmentation, "notes": list(self.notes),
@@ -182,8 +183,6 @@ class AssessmentResult:
         return out
 
     def header_lines(self) -> list[str]:
-        from geosr.core.version import __version__
-
         lines = [f"geosr assess (geosr {__version__}): network metrics, whole field of each "
                  "image"]
         seg = self.items[0].segmentation if self.items else self.segmentation
@@ -199,7 +198,6 @@ class AssessmentResult:
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the metric rows (long format) and, beside them, the component table."""
         from geosr.assess.network.components import component_table_columns
-        from geosr.core.files import atomic_path
 
         path = Path(path)
         buf = io.StringIO()
@@ -229,16 +227,11 @@ class AssessmentResult:
         return path
 
     def as_dict(self) -> dict[str, Any]:
-        from geosr.core.version import __version__
-        from geosr.core.files import to_jsonable
-
         return to_jsonable({"geosr": __version__, "segmentation": self.segmentation,
                             "header": self.header_lines(), "summary": self.summary(),
                             "images": [item.as_dict() for item in self.items]})
 
     def to_json(self, path: str | os.PathLike) -> Path:
-        from geosr.core.files import write_json
-
         self.json_path = write_json(path, self.as_dict())
         return self.json_path
 

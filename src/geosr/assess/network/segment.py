@@ -60,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from geosr.core.config import StrictModel
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.image import Image
 
 __all__ = ["Segmentation", "segment_image", "segment_pair", "threshold_sweep", "SweepResult",
            "is_binary", "sato_tubeness", "METHODS"]
@@ -333,8 +334,6 @@ def segment_image(image: Any, segmentation: Segmentation | str | dict | None = N
 
 
 def _values(x: Any, name: str) -> tuple[np.ndarray, tuple[float, ...] | None]:
-    from geosr.core.image import Image
-
     if isinstance(x, Image):
         if x.has_channels:
             if x.channels != 1:

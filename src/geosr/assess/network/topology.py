@@ -42,6 +42,7 @@ import numpy as np
 from geosr.assess.network._common import (BACKGROUND, FOREGROUND, as_mask, check_dims, label,
                                           safe_ratio)
 
+from geosr.core.errors import ConfigError
 __all__ = ["BettiNumbers", "BettiError", "ConnectivityDensity", "betti_numbers",
            "euler_characteristic", "betti_error", "tile_grid", "connectivity_density",
            "DEFAULT_TILE_PX"]
@@ -151,8 +152,6 @@ def tile_grid(shape: Sequence[int], spacing: Sequence[float], tile_um: float | N
         size = tuple(min(DEFAULT_TILE_PX, n) for n in shape)
     else:
         if not (tile_um > 0 and math.isfinite(tile_um)):
-            from geosr.core.errors import ConfigError
-
             raise ConfigError(f"must be positive, got {tile_um!r}", where="tile_um")
         size = tuple(max(2, min(n, int(round(tile_um / s)))) for n, s in zip(shape, spacing))
     ranges = [[slice(a, min(a + t, n)) for a in range(0, n, t)] for n, t in zip(shape, size)]
