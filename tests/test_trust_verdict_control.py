@@ -169,3 +169,29 @@ def test_docstring_examples_of_the_new_modules():
         module = importlib.import_module(f"geosr.trust.{name}")
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, name
+
+
+def test_max_statistic_keeps_the_family_wise_false_amber_rate():
+    """Tile shares of exchangeable images: flagging tiles above the per-image maxima of 40
+    calibration images (conformal p <= 0.05) turns at most 5 % of fresh images amber."""
+    from geosr.trust.conformal import conformal_pvalue
+    from geosr.trust.verdict import NULL_REASON, TileTest, compose_verdict
+
+    rng = np.random.default_rng(0)
+    reps, n_cal = 400, 40
+    ambers = []
+    for _ in range(reps):
+        maxima = [rng.lognormal(size=(16, 16)).max() for _ in range(n_cal)]
+        share = rng.lognormal(size=(16, 16))
+        p = np.asarray(conformal_pvalue(maxima, share))
+        v = compose_verdict((16, 16), [TileTest("nullspace", p, 1, NULL_REASON, "null-space",
+                                                values=share, max_statistic=n_cal)])
+        ambers.append(v.codes.max() == 1)
+    rate = np.mean(ambers)
+    assert rate <= LEVEL + 3 * np.sqrt(LEVEL * (1 - LEVEL) / reps)
+    assert rate > 0.005                                    # it can flag
+    share[3, 4] = 50.0                                     # far beyond any calibration tile
+    p = np.asarray(conformal_pvalue(maxima, share))
+    v = compose_verdict((16, 16), [TileTest("nullspace", p, 1, NULL_REASON, "null-space",
+                                            values=share, max_statistic=n_cal)])
+    assert v.codes[3, 4] == 1 and "max-statistic over 40" in v.sentence()

@@ -223,6 +223,7 @@ def calibrate(model: Any, pairs: str | os.PathLike | Sequence[tuple[Any, Any]], 
         "intervals": _intervals_entry(alpha, beta, lam, q),
         "ood": gate, "ood_note": ood_note, "ood_features": gate_features,
         "id_reference": {"null_tile_fraction": sorted(col.null_tiles),
+                         "null_tile_max": sorted(col.null_max),
                          "halfwidth_rel": sorted(lam * s for s in col.sizes_mean)
                          if np.isfinite(lam) else [],
                          "chi2_per_pixel": sorted(col.chi2s)},
@@ -243,6 +244,7 @@ class _Collected:
     feats: list = dataclasses.field(default_factory=list)
     mfeats: list = dataclasses.field(default_factory=list)
     null_tiles: list = dataclasses.field(default_factory=list)
+    null_max: list = dataclasses.field(default_factory=list)
     chi2s: list = dataclasses.field(default_factory=list)
     names: list = dataclasses.field(default_factory=list)
     sizes_mean: list = dataclasses.field(default_factory=list)
@@ -287,7 +289,9 @@ def _collect_pair(col: _Collected, loaded: Any, lr_item: Any, hr_item: Any, k: i
     col.spacing = col.spacing or list(lr.spacing_um)
     if acq is not None:
         col.acq_used = col.acq_used or acq
-        col.null_tiles.extend(np.ravel(null_space(pred, acq, tile=tile).tile_fraction).tolist())
+        shares = np.ravel(null_space(pred, acq, tile=tile).tile_fraction)
+        col.null_tiles.extend(shares.tolist())
+        col.null_max.append(float(np.nanmax(shares)))
         if acq.has_noise_model:
             from geosr.trust.data_consistency import consistency
 

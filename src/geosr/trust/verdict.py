@@ -54,7 +54,10 @@ class TileTest:
     tiles ``code`` (1 amber, 2 red). ``reason`` is formatted with ``p`` (the tile's p-value),
     ``value`` (``values[tile]`` when given) and ``how`` (the control, e.g. "Holm's procedure
     over 256 tiles, level 0.05"); ``what`` names the p-values in the control sentence.
-    ``alpha``: the per-tile level used when the control is ``"none"`` (default: ``level``)."""
+    ``alpha``: the per-tile level used when the control is ``"none"`` (default: ``level``).
+    ``max_statistic``: the p-values are already adjusted for the family — conformal p-values
+    against the per-image maxima of ``max_statistic`` calibration images — and a tile is
+    flagged when ``p <= level`` (family-wise error ``<= level`` by exchangeability)."""
 
     name: str
     pvalues: np.ndarray
@@ -63,6 +66,7 @@ class TileTest:
     what: str
     values: np.ndarray | None = None
     alpha: float | None = None
+    max_statistic: int | None = None
 
 
 @dataclasses.dataclass
@@ -94,7 +98,10 @@ class Verdicts:
                 "legend": {LABELS[k]: WORDING[k] for k in LABELS}}
 
 
-def _how(c: Controlled) -> str:
+def _how(c: Controlled, test: TileTest | None = None) -> str:
+    if test is not None and test.max_statistic:
+        return (f"max-statistic over {test.max_statistic} calibration images, "
+                f"level {c.level:g}")
     if c.method == "none":
         return f"per-tile level {c.level:g}, no control across tiles"
     return f"{CONTROLS[c.method][1]} over {c.m} tiles, level {c.level:g}"
@@ -107,7 +114,12 @@ def control_sentence(controls: Sequence[tuple[TileTest, Controlled]],
     parts = []
     for t, c in controls:
         colour = LABELS[t.code]
-        if c.method == "none":
+        if t.max_statistic:
+            parts.append(f"tiles are {colour} only where their {t.what} share exceeds what "
+                         f"the largest tile of a calibration image reaches (max-statistic over "
+                         f"{t.max_statistic} images), which keeps the family-wise "
+                         f"false-{colour} rate <= {c.level:g}")
+        elif c.method == "none":
             parts.append(f"tiles are {colour} where their own {t.what} p-value is below "
                          f"{c.level:g}, with no control across the {c.m} tiles")
         elif c.method == "bh":
@@ -141,9 +153,9 @@ def compose_verdict(grid: Sequence[int], tests: Sequence[TileTest] = (), *,
     for test in tests:
         p = np.asarray(test.pvalues, dtype=np.float64)
         lvl = test.alpha if method == "none" and test.alpha is not None else level
-        c = control(p, lvl, method)
+        c = control(p, lvl, "none" if test.max_statistic else method)
         controls.append((test, c))
-        how = _how(c)
+        how = _how(c, test)
         for idx in zip(*np.nonzero(c.flagged)):
             idx = tuple(int(i) for i in idx)
             value = None if test.values is None else float(np.asarray(test.values)[idx])

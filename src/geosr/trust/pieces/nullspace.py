@@ -1,8 +1,9 @@
 """Null space: the part of the prediction the measurement cannot see
 (:func:`geosr.trust.nullspace.null_space`), with the known acquisition's operator or, when none
 is known, the SQUIRREL-fitted Gaussian blur. When a matching calibration card holds the
-in-distribution tile shares, each tile's conformal p-value against them forms a family of
-amber tests (``nullspace_test``, run after the card has been checked)."""
+in-distribution tile shares, each tile is tested against them (``nullspace_test``, run
+after the card has been checked): a max-statistic over the calibration images, or Holm over
+the tiles' conformal p-values when there are too few images."""
 
 from __future__ import annotations
 
@@ -42,13 +43,22 @@ def nullspace_evidence(ctx: TrustContext) -> Evidence:
 
 @register_evidence("nullspace_test", order=80)
 def nullspace_test(ctx: TrustContext) -> Evidence | None:
+    """Amber tiles for unusual unseen detail, family-wise controlled at ``ctx.level``: with
+    at least ``1/level`` calibration images, a max-statistic (each tile against the per-image
+    maxima of the calibration tiles); otherwise the error control of ``ctx.control`` over the
+    tiles' conformal p-values against the pooled calibration tiles."""
     from geosr.trust.conformal import conformal_pvalue
 
     ns = ctx.results.get("nullspace")
-    reference = ctx.card.id_reference.get("null_tile_fraction") if ctx.card else None
+    ref = ctx.card.id_reference if ctx.card else {}
+    reference, maxima = ref.get("null_tile_fraction"), ref.get("null_tile_max") or []
     if ns is None or not reference or not ctx.card_applies:
         return None
     values = np.asarray(ns.tile_fraction)
+    if ctx.control != "none" and 1.0 / (len(maxima) + 1) <= ctx.level:
+        p = np.asarray(conformal_pvalue(maxima, values))
+        return Evidence(tests=[TileTest("nullspace", p, 1, NULL_REASON, "null-space",
+                                        values=values, max_statistic=len(maxima))])
     p = np.asarray(conformal_pvalue(reference, values))
     ev = Evidence(tests=[TileTest("nullspace", p, 1, NULL_REASON, "null-space",
                                   values=values, alpha=0.05)])
@@ -56,7 +66,8 @@ def nullspace_test(ctx: TrustContext) -> Evidence | None:
     if ctx.control == "holm" and smallest > ctx.level / max(m, 1):
         ev.summary["nullspace_test"] = {
             "note": f"{len(reference)} calibration tiles give p >= {smallest:.2g}, above "
-                    f"Holm's first threshold {ctx.level / max(m, 1):.2g} for {m} tiles: no "
-                    f"tile can turn amber for null-space detail (calibrate on more images: "
-                    f">= {int(np.ceil(m / ctx.level))} tiles)"}
+                    f"Holm's first threshold {ctx.level / max(m, 1):.2g} for {m} tiles, and "
+                    f"{len(maxima)} calibration images are too few for the max-statistic "
+                    f"(>= {int(np.ceil(1 / ctx.level)) - 1}): no tile can turn amber for "
+                    f"null-space detail"}
     return ev
