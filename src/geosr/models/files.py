@@ -92,6 +92,22 @@ class LoadedModel:
         param = next(self.module.parameters(), None)
         return param.device if param is not None else torch.device("cpu")
 
+    @property
+    def is_isotropic(self) -> bool:
+        """Trained for isotropic reconstruction (``algorithm: isotropic``): a 2D model applied
+        to the XZ/YZ planes of a ZYX stack (:mod:`geosr.predict.isotropic`)."""
+        return "isotropic" in self.spec
+
+    @property
+    def is_heteroscedastic(self) -> bool:
+        """Predicts a per-pixel variance beside the image (architecture ``hetero``)."""
+        return self.architecture == "hetero"
+
+    @property
+    def is_geometry_informed(self) -> bool:
+        """A geometry-informed wrapper (architecture ``geo``)."""
+        return self.architecture == "geo"
+
 
 # ----------------------------------------------------------------------------- helpers
 def _sha256(data: bytes) -> str:

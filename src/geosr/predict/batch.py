@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from geosr.core.errors import ConfigError, InputError
 from geosr.predict.core import check_compatible, predict, resolve_model
+
+if TYPE_CHECKING:   # torch is imported by geosr.models only when a model is loaded
+    from geosr.models.files import LoadedModel
 
 __all__ = ["predict_files", "list_inputs", "output_name", "is_complete",
            "check_prediction_output"]
@@ -90,7 +93,8 @@ def check_prediction_output(image: Any, output: Path, loaded: Any) -> None:
                       hint="write to OUT.ome.zarr instead: it is predicted chunk by chunk")
 
 
-def predict_files(src: str | os.PathLike, dst: str | os.PathLike, model: Any, *,
+def predict_files(src: str | os.PathLike, dst: str | os.PathLike,
+                  model: Union["LoadedModel", str, os.PathLike], *,
                   overwrite: bool = False,
                   report: Callable[[Path, Path, str], None] | None = None,
                   **kwargs: Any) -> list[Path]:
@@ -128,7 +132,7 @@ def predict_files(src: str | os.PathLike, dst: str | os.PathLike, model: Any, *,
             status = "skipped"
         else:
             image = load(source)
-            result = predict(image, loaded, device=str(loaded.device), **kwargs)
+            result = predict(image, loaded, device=loaded.device, **kwargs)
             record = {**result.metadata["prediction"], "source": _source_record(source)}
             save(result.with_metadata(prediction=record), output)
             status = "written"

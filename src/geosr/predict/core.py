@@ -73,7 +73,7 @@ def check_compatible(image: Image, model: Any, where: str = "image",
     """Raise :class:`InputError` when ``model`` cannot be applied to ``image``: other
     dimensionality, channel count, or scale (the ``scale`` asked for, or the one recorded in
     the image's ``metadata["degradation"]`` when ``scale`` is not given)."""
-    if image.dims == 3 and "isotropic" in (getattr(model, "spec", None) or {}):
+    if image.dims == 3 and getattr(model, "is_isotropic", False):
         return   # a 2D model applied to the XZ/YZ planes (geosr.predict.isotropic)
     if image.dims != model.dims:
         raise InputError(f"the model is {model.dims}D but the image is {image.dims}D "

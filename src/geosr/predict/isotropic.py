@@ -26,8 +26,9 @@ __all__ = ["predict_isotropic", "is_isotropic"]
 
 
 def is_isotropic(loaded: Any) -> bool:
-    """Whether a loaded model was trained for isotropic reconstruction."""
-    return isinstance(getattr(loaded, "spec", None), dict) and "isotropic" in loaded.spec
+    """Whether a loaded model was trained for isotropic reconstruction
+    (:attr:`geosr.models.files.LoadedModel.is_isotropic`; False for anything else)."""
+    return bool(getattr(loaded, "is_isotropic", False))
 
 
 @torch.no_grad()
