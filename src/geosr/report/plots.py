@@ -62,16 +62,17 @@ def _range(values: list[np.ndarray], log: bool) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def _frame(title: str, xlabel: str, ylabel: str, xr, yr, log_y: bool) -> list[str]:
+def _frame(title: str, xlabel: str, ylabel: str, xr, yr, log_y: bool, height: int = _H
+           ) -> list[str]:
     def sx(v):
         return _L + (v - xr[0]) / (xr[1] - xr[0]) * (_W - _L - _R)
 
     def sy(v):
         return _H - _B - (v - yr[0]) / (yr[1] - yr[0]) * (_H - _T - _B)
 
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{_H}' "
-             f"viewBox='0 0 {_W} {_H}' font-family='sans-serif' font-size='11'>",
-             f"<rect width='{_W}' height='{_H}' fill='white'/>",
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{height}' "
+             f"viewBox='0 0 {_W} {height}' font-family='sans-serif' font-size='11'>",
+             f"<rect width='{_W}' height='{height}' fill='white'/>",
              f"<text x='{_W / 2}' y='16' text-anchor='middle' font-size='12'>"
              f"{html.escape(title)}</text>",
              f"<rect x='{_L}' y='{_T}' width='{_W - _L - _R}' height='{_H - _T - _B}' "
@@ -99,7 +100,7 @@ def line_plot(series: Sequence[Series], xlabel: str, ylabel: str, title: str = "
           for s in series]
     xr = _range(xs, False)
     yr = _range(ys + [np.array([h for h, _ in hlines], dtype=np.float64)], log_y)
-    parts = _frame(title, xlabel, ylabel, xr, yr, log_y)
+    parts = _frame(title, xlabel, ylabel, xr, yr, log_y, height=_H + 14 * len(series) + 4)
 
     def point(x, y):
         yv = math.log10(y) if log_y else y
@@ -113,10 +114,10 @@ def line_plot(series: Sequence[Series], xlabel: str, ylabel: str, title: str = "
         dash = " stroke-dasharray='5,3'" if s.dashed else ""
         parts.append(f"<polyline points='{pts}' fill='none' stroke='{colour}' "
                      f"stroke-width='1.6'{dash}/>")
-        parts.append(f"<line x1='{_W - _R - 120}' x2='{_W - _R - 100}' y1='{_T + 12 + 14 * k}' "
-                     f"y2='{_T + 12 + 14 * k}' stroke='{colour}' stroke-width='2'{dash}/>"
-                     f"<text x='{_W - _R - 96}' y='{_T + 16 + 14 * k}'>"
-                     f"{html.escape(s.label)}</text>")
+        y_legend = _H + 14 * k   # the legend sits under the plot, one line per curve
+        parts.append(f"<line x1='{_L}' x2='{_L + 20}' y1='{y_legend}' y2='{y_legend}' "
+                     f"stroke='{colour}' stroke-width='2'{dash}/>"
+                     f"<text x='{_L + 26}' y='{y_legend + 4}'>{html.escape(s.label)}</text>")
     for y, label in hlines:
         _, py = point(xr[0], y)
         parts.append(f"<line x1='{_L}' x2='{_W - _R}' y1='{py:.1f}' y2='{py:.1f}' "

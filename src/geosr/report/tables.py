@@ -199,8 +199,8 @@ def _config_html(case: Case) -> str:
         where, body = "model.json: config", yaml.safe_dump(m.spec["config"], sort_keys=False)
     else:
         return "<p class='note'>No training config recorded with the model.</p>"
-    return (f"<p>Training config (<code>{html.escape(where)}</code>):</p><pre>"
-            + html.escape(body[:6000]) + "</pre>")
+    return (f"<details><summary>Training config (<code>{html.escape(where)}</code>)</summary>"
+            "<pre>" + html.escape(body[:20000]) + "</pre></details>")
 
 
 def _baseline_text(spec: dict[str, Any]) -> str:
