@@ -45,7 +45,8 @@ LOSSES: Registry[Callable[..., Any]] = Registry(
              "geosr.losses.structural",   # ssim
              "geosr.losses.topology",     # cldice, skeleton_recall
              "geosr.losses.geometry",     # porosity, gradient, fourier
-             "geosr.losses.persistence"))  # persistence (needs cripser when built)
+             "geosr.losses.persistence",   # persistence (needs cripser when built)
+             "geosr.losses.euler"))        # euler (soft Euler characteristic)
 
 
 def register_loss(name: str, *, replace: bool = False) -> Callable[[F], F]:
