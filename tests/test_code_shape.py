@@ -178,7 +178,6 @@ KNOWN_COPIES = {
     "geosr/trust/tiles.py": "trust/ (issue 13): per-axis tile size",
     "geosr/trust/acquisition.py": "trust/ (issue 13): per-axis scale",
     "geosr/trust/calibration.py": "trust/ (issue 13): lists image files itself",
-    "geosr/trust/report.py": "trust/ (issue 13): lists image files itself",
     "geosr/cli/trust.py": "trust CLI (issue 13): per-axis option",
     "geosr/cli/pairs.py": "pairs (in progress): per-axis option",
     "geosr/pairs/register.py": "pairs (in progress): per-axis scale",
@@ -263,18 +262,14 @@ def fine(dims):
 
 
 def test_no_copy_of_a_shared_helper_remains_in_src():
-    copies, stale = [], []
+    copies = []
     for name, (path, _) in _modules().items():
         rel = path.relative_to(SRC).as_posix()
-        found = [(kind, line) for kind, line in helper_copies(_tree(path))
-                 if HELPERS[kind] != rel]
         if rel in KNOWN_COPIES:
-            stale += [] if found else [rel]
             continue
-        copies += [f"{rel}:{line}: {kind} (use {HELPERS[kind]})" for kind, line in found]
+        copies += [f"{rel}:{line}: {kind} (use {HELPERS[kind]})"
+                   for kind, line in helper_copies(_tree(path)) if HELPERS[kind] != rel]
     assert not copies, "\n".join(copies)
-    assert not [s for s in stale if (SRC / s).exists() and "in progress" not in KNOWN_COPIES[s]
-                and "issue 13" not in KNOWN_COPIES[s]], stale
 
 
 # ------------------------------------------------------------------------------ long functions
