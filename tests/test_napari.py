@@ -121,10 +121,11 @@ def viewer():
     return model
 
 
-def _wait(qtbot, widget, timeout=120_000):
-    qtbot.waitUntil(lambda: widget.worker is not None and not widget.worker.is_running,
-                    timeout=timeout)
-    qtbot.waitUntil(lambda: widget.status.value not in ("", "running..."), timeout=5_000)
+def _wait(qtbot, widget, timeout=300_000):
+    """Until the widget reports a result or an error (set from the worker's signals), then
+    until its thread is done. (``is_running`` alone is False before the thread starts.)"""
+    qtbot.waitUntil(lambda: widget.status.value not in ("", "running..."), timeout=timeout)
+    qtbot.waitUntil(lambda: not widget.worker.is_running, timeout=30_000)
 
 
 def test_predict_trust_assess_widgets_on_a_phantom(qtbot, viewer, tiny_x4):
