@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/predict_speed.py            # full run (~10 min on 2 cores)
     .venv/bin/python benchmarks/predict_speed.py --quick    # smaller images, ~3 min
     .venv/bin/python benchmarks/predict_speed.py --models fsrcnn espcn --skip-memory
+    .venv/bin/python benchmarks/predict_speed.py --models default "fsrcnn:residual_over=none"
+
+A model is a registered name, ``NAME:key=value,...`` (architecture arguments, e.g.
+``fsrcnn:preset=fast``) or ``default`` (the training default model, ``ModelConfig()``).
 
 What it measures (every measurement runs in its own subprocess with ``--threads`` torch threads,
 default 2, so memory peaks and oneDNN kernel caches do not leak between measurements):
@@ -90,14 +94,41 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def model_spec(name: str) -> tuple[str, dict[str, Any]]:
+    """``"fsrcnn:preset=fast,residual_over=none"`` → ``("fsrcnn", {...})`` (values read as
+    JSON when they parse, else strings); ``"default"`` is the training default model."""
+    if name == "default":
+        from geosr.train.config import ModelConfig
+
+        cfg = ModelConfig()
+        return cfg.name, dict(cfg.arguments)
+    base, _, rest = name.partition(":")
+    arguments: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            arguments[key] = json.loads(value)
+        except json.JSONDecodeError:
+            arguments[key] = value
+    return base, arguments
+
+
+def _summary(name: str, dims: int, scale: int) -> dict[str, Any]:
+    from geosr.models import model_summary
+
+    base, arguments = model_spec(name)
+    return model_summary(base, dims=dims, scale=scale, **arguments)
+
+
 def _saved_model(name: str, dims: int, scale: int, folder: Path) -> Path:
     import torch
 
     from geosr.models import build_model, save_model
 
     torch.manual_seed(0)
-    module = build_model(name, dims=dims, scale=scale)
-    return save_model(folder / f"{name}-{dims}d-x{scale}", module, {"seed": 0,
+    base, arguments = model_spec(name)
+    module = build_model(base, dims=dims, scale=scale, **arguments)
+    return save_model(folder / f"{base}-{dims}d-x{scale}", module, {"seed": 0,
                       "note": "random weights, for speed benchmarks only"})
 
 
@@ -141,7 +172,7 @@ def worker_throughput(spec: dict[str, Any]) -> dict[str, Any]:
     """Untiled vs 2-windows-per-axis tiled ``predict`` of one model on one image size."""
     import torch
 
-    from geosr.models import load_model, model_summary
+    from geosr.models import load_model
     from geosr.predict import predict
     from geosr.predict.tiling import default_overlap
 
@@ -150,7 +181,7 @@ def worker_throughput(spec: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="geosr-speed-") as tmp:
         path = _saved_model(name, dims, scale, Path(tmp))
         loaded = load_model(path, device="cpu")
-    summary = model_summary(name, dims=dims, scale=scale)
+    summary = _summary(name, dims, scale)
     halo = summary["halo"]
     align = summary["alignment"]
     shape = (n,) * dims
@@ -161,14 +192,19 @@ def worker_throughput(spec: dict[str, Any]) -> dict[str, Any]:
     tile = [min(-(-h // a) * a, n) for h, a in zip(half, align)]
     untiled_tile = max(shape)
 
+    cpu_u: list[float] = []    # CPU seconds of this process (robust to other jobs' load)
+
     def run(tiled: bool) -> tuple[float, dict[str, Any]]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = predict(x, loaded, tile=tile if tiled else untiled_tile, device="cpu")
         dt = time.perf_counter() - t0
+        if not tiled:
+            cpu_u.append(time.process_time() - c0)
         return dt, out.metadata["prediction"]["tiling"]
 
     warm_u, rec_u = run(False)
     warm_t, rec_t = run(True)
+    cpu_u.clear()
     times_u, times_t = [], []
     for _ in range(spec["repeats"]):
         times_u.append(run(False)[0])
@@ -195,6 +231,7 @@ def worker_throughput(spec: dict[str, Any]) -> dict[str, Any]:
         "global_context": summary["global_context"],
         "warmup_s": {"untiled": warm_u, "tiled": warm_t},
         "untiled": {"times_s": times_u, "median_s": t_u, "min_s": m_u, "tiling": rec_u,
+                    "cpu_times_s": cpu_u, "cpu_median_s": _median(cpu_u),
                     "out_mpix_per_s": out_px / t_u / 1e6,
                     "out_mpix_per_s_best": out_px / m_u / 1e6},
         "tiled": {"times_s": times_t, "median_s": t_t, "min_s": m_t, "tiling": rec_t,
@@ -221,12 +258,12 @@ def worker_memory(spec: dict[str, Any]) -> dict[str, Any]:
     """Peak RSS of one ``predict`` call on a 3D volume (``max_memory_mb`` or untiled)."""
     import numpy as np
 
-    from geosr.models import load_model, model_summary
+    from geosr.models import load_model
     from geosr.predict import predict
 
     _set_threads(spec["threads"])
     name, scale, n = spec["model"], spec["scale"], spec["size"]
-    summary = model_summary(name, dims=3, scale=scale)
+    summary = _summary(name, 3, scale)
     with tempfile.TemporaryDirectory(prefix="geosr-mem-") as tmp:
         path = _saved_model(name, 3, scale, Path(tmp))
         loaded = load_model(path, device="cpu")
@@ -453,7 +490,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {}
     _set_threads(args.threads)
     from geosr.core.files import write_json
-    from geosr.models import available_models, model_summary
+    from geosr.models import available_models
 
     models = args.models or available_models()
     idle = _machine.wait_for_idle(args.wait_idle) if args.wait_idle > 0 else None
@@ -473,6 +510,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                       "scale": scale}, args.retries)
             if "error" not in r:
                 print(f"  untiled {r['untiled']['median_s']:.2f} s "
+                      f"(CPU {r['untiled']['cpu_median_s']:.2f} s) "
                       f"({r['untiled']['out_mpix_per_s']:.2f} M/s), tiled "
                       f"{r['tiled']['median_s']:.2f} s, overhead "
                       f"{100 * r['tiling_overhead']:+.1f} %, {r['gflops_untiled']:.1f} GFLOP/s",
@@ -483,7 +521,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     memory = []
     if not args.skip_memory:
         for name in args.memory_models:
-            est = (model_summary(name, dims=3, scale=args.scale3d)
+            est = (_summary(name, 3, args.scale3d)
                    ["activation_bytes_per_input_pixel"] * args.memory_size**3 / 2**20)
             if est <= max(args.max_memory):
                 print(f"note: {name} at {args.memory_size}³ needs only ~{est:.0f} MB untiled; "
