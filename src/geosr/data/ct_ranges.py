@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional
 from pydantic import Field
 
 from geosr.core.config import StrictModel
-from geosr.data.specs import Param
+from geosr.data.params import Param
 
 __all__ = ["CTRanges", "ct_spec", "check_ct"]
 

@@ -19,37 +19,19 @@ Example
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
 from geosr.core.config import StrictModel
 from geosr.core.errors import ConfigError, GeosrError
+from geosr.data.params import FixedSpec, Param, RangeSpec
 from geosr.data.ranges import check_spec, draw
 
 __all__ = ["RangeSpec", "FixedSpec", "Param", "DegradationRanges", "SplitConfig"]
 
 
 _Strict = StrictModel   # the one definition: geosr.core.config
-
-
-class RangeSpec(_Strict):
-    """A range to draw from: uniform in ``[low, high]`` (log-uniform with ``log: true``)."""
-
-    low: Union[float, list[float]]
-    high: Union[float, list[float]]
-    log: bool = False
-
-
-class FixedSpec(_Strict):
-    """A fixed value, possibly per axis: ``{value: [z, y, x]}``."""
-
-    value: Union[float, list[float]]
-
-
-#: A degradation parameter: a number, ``[low, high]``, ``{low, high, log}`` or ``{value}``.
-Param = Union[float, Annotated[list[float], Field(min_length=2, max_length=2)], RangeSpec,
-              FixedSpec]
 
 
 class DegradationRanges(_Strict):
