@@ -42,6 +42,23 @@ def short_description(spec: Mapping[str, Any]) -> str:
             "trained with geosr; pure-torch and ONNX weights)")
 
 
+def _degradation(record: Mapping[str, Any]) -> str:
+    """The degradation's settings in one line: mode, parameter ranges, variants and the
+    non-null arguments of an example draw."""
+    parts = []
+    for key in ("mode", "kind", "variants"):
+        if record.get(key) is not None:
+            parts.append(f"{key} {record[key]}")
+    ranges = record.get("ranges")
+    if isinstance(ranges, dict):
+        parts += [f"{k} {v}" for k, v in ranges.items()]
+    example = (record.get("example_record") or {}).get("arguments")
+    if isinstance(example, dict):
+        parts += [f"{k} {v}" for k, v in example.items()
+                  if v is not None and k not in ("seed",) and f"{k} " not in " ".join(parts)]
+    return "; ".join(parts) if parts else _fmt(dict(record))
+
+
 def _model_section(spec: Mapping[str, Any]) -> list[str]:
     summary = spec.get("summary") or {}
     args = spec.get("arguments") or {}
@@ -66,7 +83,9 @@ def _training_section(spec: Mapping[str, Any]) -> list[str]:
     if data is not None:
         lines.append(f"- Data: {_fmt(data)}")
     degradation = spec.get("degradation")
-    if degradation:
+    if isinstance(degradation, dict) and degradation:
+        lines.append(f"- Low-resolution inputs simulated: {_degradation(degradation)}")
+    elif degradation:
         lines.append(f"- Low-resolution inputs simulated by the degradation {_fmt(degradation)}")
     else:
         lines.append("- Degradation: none recorded (paired data, or not recorded)")
@@ -87,9 +106,10 @@ def _validation_section(spec: Mapping[str, Any]) -> list[str]:
               f"- Kept weights: {_fmt(validation.get('kept'))} (step "
               f"{_fmt(validation.get('best_step'))})"]
     for key in sorted(set(best) | set(base)):
-        if key == "step":
+        values = (best.get(key), base.get(key))
+        if key == "step" or not any(isinstance(v, (int, float)) for v in values):
             continue
-        lines.append(f"- {key}: model {_fmt(best.get(key))}, bicubic {_fmt(base.get(key))}")
+        lines.append(f"- {key}: model {_fmt(values[0])}, bicubic {_fmt(values[1])}")
     return lines + [""]
 
 
