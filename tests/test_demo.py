@@ -34,7 +34,10 @@ def test_demo_writes_report_with_images_and_pixel_sizes(tmp_path):
     assert network["bicubic"]["connected components"]["truth"] >= 1
     assert 0 <= network["fsrcnn"]["clDice"]["prediction"] <= 1  # 40 steps: barely trained
     assert "pixel 0.4 µm" in page and "pixel 0.1 µm" in page
-    assert "http" not in page.replace("http-equiv", "")  # self-contained
+    # self-contained: no URL outside the embedded data URIs (whose base64 may spell "http")
+    outside = re.sub(r"data:[a-z+/]+;base64,[A-Za-z0-9+/=]+", "", page)
+    assert "http" not in outside.replace("http-equiv", "")
+    assert not re.search(r"(?:src|href)\s*=\s*['\"](?!data:|#)", page)
     run = json.loads((out / "run.json").read_text())
     assert run["scale"] == 4 and run["environment"]["geosr"] and run["train_steps"] == 40
     metrics = json.loads((out / "metrics.json").read_text())
