@@ -393,28 +393,11 @@ class CTScan:
         return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
     def __call__(self, image: Image, rng: Any) -> Image:
-        if image.has_channels:
-            raise InputError("CT acquisition needs a single-channel 2D or 3D image",
-                             where="image", hint="split the channels first")
         gen = _require_rng(rng, "CT") if self.i0 is not None or self.ring_sd > 0 else None
-        down = Downsample(self.scale, crop=self.crop)
-        facs, _, out_shape = down.plan(image.spatial_shape, image.spatial_axes)
-        values = np.asarray(image.numpy(), dtype=np.float64)
-        values = values[tuple(slice(0, o * f) for o, f in zip(out_shape, facs))]
-        lo_hi = self.resolved_range(values)
-        mu = attenuation_map(values, mu_per_cm=self.mu_per_cm, intensity_range=lo_hi,
-                             model=self.attenuation, threshold=self.threshold)
-        pixel_um = float(image.spacing_um[-1])
-        if image.dims == 3:
-            mu = self._along_z(image, mu)
-            slices = [self._slice(m, pixel_um, gen) for m in mu]
-            recon = np.stack([s[0] for s in slices])
-            clipped = float(np.mean([s[1] for s in slices]))
-        else:
-            recon, clipped = self._slice(mu, pixel_um, gen)
-        if self.output == "intensity":
-            recon = lo_hi[0] + (recon - self.mu_per_cm[0]) * (
-                (lo_hi[1] - lo_hi[0]) / (self.mu_per_cm[1] - self.mu_per_cm[0]))
+        (recon, clipped), = self._reconstructions(image, [gen])
+        facs = Downsample(self.scale, crop=self.crop).plan(image.spatial_shape,
+                                                             image.spatial_axes)[0]
+        lo_hi = self.resolved_range(self._cropped(image))
         spacing = tuple(s * f for s, f in zip(image.spacing, facs))
         origin = tuple(o + (f - 1) / 2.0 * s for o, s, f in zip(image.origin, image.spacing,
                                                                  facs))
@@ -432,9 +415,55 @@ class CTScan:
             sub = GaussianBlur(fwhm_um=(self.detector_fwhm_um, 0.0, 0.0))(sub, None)
         return Downsample((self.scale, 1, 1))(sub, None).numpy()
 
-    def _slice(self, mu: np.ndarray, pixel_um: float, gen: np.random.Generator | None
-               ) -> tuple[np.ndarray, float]:
-        """One 2D μ slice (dimensions multiples of ``scale``) → FBP on the coarse grid."""
+    def reacquire(self, image: Image, rngs: Sequence[np.random.Generator | None]
+                  ) -> list[np.ndarray]:
+        """The reconstructions of ``image`` for each generator of ``rngs`` (None: noise free;
+        each as ``self(image, rng).numpy()``), projecting ``image`` once: repeated scans of
+        the same object, e.g. noise realisations for the trust layer's CT consistency test.
+
+        >>> import numpy as np
+        >>> from geosr.core import Image
+        >>> hr = Image(np.pad(np.ones((16, 16)), 8), "YX", spacing=(10.0, 10.0))
+        >>> clean, noisy = CTScan(scale=4, n_angles=30, i0=1e4).reacquire(
+        ...     hr, [None, np.random.default_rng(0)])
+        >>> clean.shape, bool(np.abs(noisy - clean).max() > 0)
+        ((8, 8), True)
+        """
+        return [r for r, _ in self._reconstructions(image, list(rngs))]
+
+    def _cropped(self, image: Image) -> np.ndarray:
+        out_shape = Downsample(self.scale, crop=self.crop).plan(image.spatial_shape,
+                                                                  image.spatial_axes)[2]
+        values = np.asarray(image.numpy(), dtype=np.float64)
+        return values[tuple(slice(0, o * self.scale) for o in out_shape)]
+
+    def _reconstructions(self, image: Image, gens: list[np.random.Generator | None]
+                         ) -> list[tuple[np.ndarray, float]]:
+        """(reconstruction in output units, fraction clipped) of ``image`` per generator."""
+        if image.has_channels:
+            raise InputError("CT acquisition needs a single-channel 2D or 3D image",
+                             where="image", hint="split the channels first")
+        values = self._cropped(image)
+        lo_hi = self.resolved_range(values)
+        mu = attenuation_map(values, mu_per_cm=self.mu_per_cm, intensity_range=lo_hi,
+                             model=self.attenuation, threshold=self.threshold)
+        pixel_um = float(image.spacing_um[-1])
+        if image.dims == 3:
+            mu = self._along_z(image, mu)
+            per_slice = [self._slice(m, pixel_um, gens) for m in mu]
+            runs = [(np.stack([s[k][0] for s in per_slice]),
+                     float(np.mean([s[k][1] for s in per_slice]))) for k in range(len(gens))]
+        else:
+            runs = self._slice(mu, pixel_um, gens)
+        if self.output == "intensity":
+            factor = (lo_hi[1] - lo_hi[0]) / (self.mu_per_cm[1] - self.mu_per_cm[0])
+            runs = [(lo_hi[0] + (r - self.mu_per_cm[0]) * factor, c) for r, c in runs]
+        return runs
+
+    def _slice(self, mu: np.ndarray, pixel_um: float,
+               gens: list[np.random.Generator | None]) -> list[tuple[np.ndarray, float]]:
+        """One 2D μ slice (dimensions multiples of ``scale``) → FBP on the coarse grid, once
+        per generator of ``gens`` (the projection is shared)."""
         s = self.scale
         ny, nx = mu.shape
         fwhm_px = self.detector_fwhm_um / pixel_um
@@ -453,14 +482,19 @@ class CTScan:
             p_hr = p_hr / (1.0 + self.beam_hardening * p_hr)
         trans = detector_transmission(p_hr, angles, scale=s, fwhm_px=fwhm_px,
                                       n_detector=n_det, axis_offset_px=axis_offset)
-        frames = acquire(trans, i0=self.i0, rng=gen, n_flats=self.n_flats,
-                         dark_counts=self.dark_counts, ring_sd=self.ring_sd)
-        floor = 1e-12 if self.i0 is None else 0.5 / self.i0
-        p_lr, clipped = normalize_projections(frames["counts"], frames["flat"],
-                                              frames["dark"], floor=floor)
-        recon = fbp(p_lr, angles, output_size=n_lr, pixel_um=pixel_um * s,
-                    filter_name=self.filter, interpolation=self.interpolation)
-        return recon[margin:margin + ny // s, margin:margin + nx // s], clipped
+        out = []
+        for gen in gens:
+            i0 = None if gen is None else self.i0
+            frames = acquire(trans, i0=i0, rng=gen, n_flats=self.n_flats,
+                             dark_counts=self.dark_counts,
+                             ring_sd=0.0 if gen is None else self.ring_sd)
+            floor = 1e-12 if i0 is None else 0.5 / i0
+            p_lr, clipped = normalize_projections(frames["counts"], frames["flat"],
+                                                  frames["dark"], floor=floor)
+            recon = fbp(p_lr, angles, output_size=n_lr, pixel_um=pixel_um * s,
+                        filter_name=self.filter, interpolation=self.interpolation)
+            out.append((recon[margin:margin + ny // s, margin:margin + nx // s], clipped))
+        return out
 
     def params(self, image: Image | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
