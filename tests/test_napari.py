@@ -134,6 +134,8 @@ def test_predict_trust_assess_widgets_on_a_phantom(qtbot, viewer, tiny_x4):
     lr_layer = viewer.layers["dentin LR x4"]
     predict = PredictWidget(viewer)
     assert set(predict.image.choices) == {"dentin LR x4", "dentin truth"}
+    predict.folder.value = True                    # the model is a folder: browse folders
+    assert predict.model.mode.value == "d"
     predict.image.value, predict.model.value = "dentin LR x4", str(tiny_x4)
     predict.tile.value, predict.device.value = 24, "cpu"
     predict.run()                                  # worker thread

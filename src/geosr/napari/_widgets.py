@@ -122,8 +122,11 @@ class PredictWidget(_GeosrWidget):
         super().__init__(napari_viewer, "Predict")
         self.image = self._chooser("image", ("image",))
         self.model = widgets.FileEdit(label="model", mode="r",
-                                      tooltip="model folder, .zip, or a bioimage.io package "
-                                              "exported by geosr")
+                                      tooltip="model .zip, a bioimage.io package exported by "
+                                              "geosr, or (tick 'folder') a model folder")
+        self.folder = widgets.CheckBox(label="folder", value=False,
+                                       tooltip="browse for a model folder instead of a file")
+        self.folder.changed.connect(lambda on: setattr(self.model, "mode", "d" if on else "r"))
         self.tile = widgets.SpinBox(label="tile (0 = auto)", value=0, min=0, max=100000)
         self.device = widgets.ComboBox(label="device", choices=["auto", "cpu", "cuda"],
                                        value="auto")
@@ -133,8 +136,8 @@ class PredictWidget(_GeosrWidget):
         self._cancel = threading.Event()
         self._done_tiles = [0, 1]
         self._source = ""
-        self.extend([self.image, self.model, self.tile, self.device, self.run_button,
-                     self.progress, self.cancel_button, self.status])
+        self.extend([self.image, self.model, self.folder, self.tile, self.device,
+                     self.run_button, self.progress, self.cancel_button, self.status])
 
     def cancel(self) -> None:
         """Ask the running prediction to stop after its current batch of tiles."""
