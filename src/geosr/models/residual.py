@@ -185,7 +185,7 @@ class ResidualOverInterpolation(SRModel):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            body = self._modules.get("body")
+            body = self.__dict__.get("_modules", {}).get("body")
             if body is None or name.startswith("__"):
                 raise
             return getattr(body, name)
