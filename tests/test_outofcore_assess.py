@@ -100,3 +100,25 @@ def test_cli_assess_chunked(tmp_path, capsys):
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["truth"]["components"] == n and record["convention"]["chunks"] == 27
     assert main(["assess", str(tmp_path / "p.zarr"), "--chunked", "--segment", "tubeness"]) == 2
+
+
+def test_chunked_equals_the_assess_front_door():
+    """The numbers `geosr assess` prints in memory, for the same masks."""
+    from geosr.assess.network import assess
+
+    p, g, t = _pair((20, 22, 24), 0)
+    pm, gm = (p > t).astype(np.uint8), (g > t).astype(np.uint8)
+    rows = {r["metric"]: r for r in assess(pm, gm, spacing=1.0, segmentation="mask",
+                                           metrics="porosity,components,topology,"
+                                                   "connectivity,cldice").items[0].rows}
+    res = assess_chunked(pm, gm, segmentation="mask", chunk=7)
+    for side, key in (("prediction", "prediction"), ("truth", "truth")):
+        assert res[side]["components"] == rows["components"][key]
+        assert res[side]["euler"] == rows["euler"][key]
+        assert abs(res[side]["porosity"] - rows["porosity"][key]) <= 1e-9
+        assert res[side]["conn_density"] == pytest.approx(rows["conn_density"][key], rel=1e-12)
+    sc = res["comparison"]["stack_connectivity"]
+    assert sc["through_preserved"] == rows["through_preserved"]["prediction"]
+    assert sc["n_false"] == rows["false_connections"]["prediction"]
+    assert res["comparison"]["cldice"]["cldice"] == pytest.approx(
+        rows["clDice"]["prediction"], abs=0.02)
