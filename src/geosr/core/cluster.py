@@ -72,6 +72,10 @@ def open_client(cluster: Any) -> Iterator[Any]:
         return
     kind, value = parse_cluster(cluster)
     if kind == "local":
+        import logging
+
+        # closing a local cluster kills workers that linger over 4 s; not worth a warning
+        logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
         with LocalCluster(n_workers=value, threads_per_worker=1, processes=True,
                           dashboard_address=None) as local, Client(local) as client:
             client.run(_one_thread)
