@@ -256,3 +256,15 @@ def test_cli_predict_to_ome_zarr(tmp_path, capsys):
     assert main(args) == 0 and "skipped" in capsys.readouterr().out
     assert main(args[:-4] + ["--clip", "5", "--clip", "1", "--overwrite"]) == 2
     assert "needs LOW < HIGH" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["geosr.core.outputs", "geosr.core.cluster", "geosr.core.memory",
+                                  "geosr.io.outputs", "geosr.io.volumes", "geosr.io.ome_zarr",
+                                  "geosr.predict.blocks", "geosr.assess.network.chunked",
+                                  "geosr.train.distributed"])
+def test_module_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
