@@ -271,3 +271,21 @@ def test_the_report_shows_the_baseline_record():
     assert _baseline_text({}) == "not recorded"
     # at step 0 a residual model ties within float rounding: not "below"
     assert baseline_record(34.6 - 1e-5, 34.6)["below"] is False
+
+
+@pytest.mark.parametrize("dims,shape", [(2, (1, 1, 20, 24)), (3, (1, 1, 6, 8, 10))])
+def test_onnx_export_of_the_default_model_matches_torch(tmp_path, dims, shape):
+    """The residual path exports to ONNX (Pad edge, Conv, Reshape/Transpose) with dynamic
+    spatial sizes; onnxruntime gives torch's output."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    net = _randomise(build_model("fsrcnn", dims=dims, scale=2, preset="fast")).eval()
+    axes = {0: "n", **{2 + k: f"s{k}" for k in range(dims)}}
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(net, (torch.rand(*shape),), str(path), input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": axes}, opset_version=17,
+                      dynamo=False)
+    x = torch.rand(*[n + (3 if i > 1 else 0) for i, n in enumerate(shape)])
+    y = ort.InferenceSession(str(path)).run(None, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(y, net(x).numpy(), atol=1e-5)
