@@ -326,3 +326,21 @@ def test_physics_cyclegan_takes_the_measured_psf(registered, tmp_path):
         [f / 0.1 / 2.3548200450309493 for f in fwhm])
     lr_only = trainer.data.degradation["lr_only_draws"]     # the LR-only phantoms too
     assert lr_only and lr_only[0]["params"] == {}
+
+
+def test_qc_rules_on_numbers():
+    from geosr.pairs import qc
+
+    widths = {"a": 1.00, "b": 1.02, "c": 0.98, "d": 1.01, "e": 0.70}
+    assert list(qc.judge_focus(widths)) == ["e"]                 # 30 % narrower: outlier
+    assert qc.judge_focus(widths, {"e": 0.1}) == {}              # unless its own error is large
+    assert qc.judge_focus({"a": 1.0, "b": 2.0}) == {}            # too few pairs to tell
+    assert qc.judge_precision({"shift_y": 0.02, "shift_x": 0.03})[0] == "ok"
+    verdict, reason = qc.judge_precision({"shift_y": 0.02, "shift_x": 0.09,
+                                          "rotation_deg": 0.01})
+    assert verdict == "suspect" and "0.090 LR px" in reason
+    assert qc.judge(0.95, (4, 4), np.zeros((8, 8)), np.zeros((32, 32)), zoom=1.03)[1] \
+        .startswith("scale mismatch: the fitted zoom is 1.030")
+    assert qc.judge(0.7, (4, 4), np.zeros((8, 8)), np.zeros((32, 32)))[0] == "suspect"
+    assert qc.noise_sd(np.random.default_rng(1).normal(0, 3.0, (64, 64, 64))) == \
+        pytest.approx(3.0, rel=0.03)
