@@ -10,12 +10,13 @@ errors propagate as :class:`geosr.core.errors.GeosrError` (``main`` prints them,
 
 from __future__ import annotations
 
-import math
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from geosr.cli.formatting import format_number
 
 __all__ = ["assess", "SegmentMethod", "format_number"]
 
@@ -33,20 +34,6 @@ _OPTIONS = {"segmentation.threshold": "--threshold", "segmentation.method": "--s
             "metrics": "--metrics", "segmentation.block_um": "--block-um",
             "segmentation.scales_um": "--scale-um", "overlays": "--overlays",
             "graph": "--graph"}
-
-
-def format_number(value) -> str:
-    """Four significant digits; ``n/a`` for NaN/None, integers without decimals."""
-    if value is None:
-        return ""
-    value = float(value)
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == int(value) and abs(value) < 1e7:
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def _print_item(item, console) -> None:
