@@ -344,3 +344,14 @@ def test_qc_rules_on_numbers():
     assert qc.judge(0.7, (4, 4), np.zeros((8, 8)), np.zeros((32, 32)))[0] == "suspect"
     assert qc.noise_sd(np.random.default_rng(1).normal(0, 3.0, (64, 64, 64))) == \
         pytest.approx(3.0, rel=0.03)
+
+
+def test_deformable_option_reports_the_field(raw, tmp_path):
+    for side in ("lr", "hr"):
+        (tmp_path / "raw" / side).mkdir(parents=True)
+        shutil.copy(raw / side / "good1.tif", tmp_path / "raw" / side / "good1.tif")
+    out = tmp_path / "out"
+    assert main(["pairs", "register", str(tmp_path / "raw" / "lr"), str(tmp_path / "raw" / "hr"),
+                 "--scale", "4", "--out", str(out), "--deformable"]) == 0
+    row = _csv(out)["good1"]
+    assert row["verdict"] == "ok" and float(row["deformation_max_lr_px"]) < 0.1

@@ -47,16 +47,14 @@ def register(
     psf_fwhm_um: Optional[List[float]] = typer.Option(None, "--psf-fwhm-um", help="Starting "
                                                       "PSF FWHM in µm (default: one LR "
                                                       "pixel)."),
-    deformable: bool = typer.Option(False, "--deformable", help="Smooth non-rigid field "
-                                    "(not available yet)."),
+    deformable: bool = typer.Option(False, "--deformable", help="Add a smooth non-rigid "
+                                    "residual field (3 tiles per axis), reported separately "
+                                    "in pairs.csv (deformation_rms_lr_px, _max_)."),
 ) -> None:
     """Register LR/HR pairs through the forward model, reject bad pairs, estimate the
     forward model. A rerun skips the pairs already done with the same inputs."""
     from geosr.pairs.folders import register_folders
 
-    if deformable:
-        raise ConfigError("the non-rigid registration is not implemented yet",
-                          where="--deformable", hint="use --transform rigid or similarity")
     if any(s < 1 for s in scale):
         raise ConfigError(f"must be a positive integer, got {scale}", where="--scale")
     psf = None if not psf_fwhm_um else (psf_fwhm_um[0] if len(psf_fwhm_um) == 1
@@ -67,7 +65,7 @@ def register(
 
     result = register_folders(lr_dir, hr_dir, scale[0] if len(scale) == 1 else tuple(scale),
                               out, transform=transform.value, intensity=intensity.value,
-                              psf_fwhm_um=psf, progress=show)
+                              psf_fwhm_um=psf, deformable=deformable, progress=show)
     c = result["counts"]
     typer.echo(f"{c['ok']} ok, {c['suspect']} suspect, {c['reject']} rejected -> {out}")
     for e in result["pairs"]:

@@ -187,11 +187,11 @@ def register_folders(lr_dir: str | os.PathLike, hr_dir: str | os.PathLike,
                      scale: int | Sequence[int], out: str | os.PathLike, *,
                      transform: str = "translation", intensity: str = "affine",
                      psf_fwhm_um: float | Sequence[float] | None = None,
-                     report: bool = True,
+                     deformable: bool = False, report: bool = True,
                      progress: Callable[[str, str], None] | None = None) -> dict[str, Any]:
     """Register the pairs of ``lr_dir``/``hr_dir`` (matched by file name) into ``out``.
 
-    ``scale``, ``transform``, ``intensity``, ``psf_fwhm_um``: see
+    ``scale``, ``transform``, ``intensity``, ``psf_fwhm_um``, ``deformable``: see
     :func:`geosr.pairs.register.register_pair`. ``progress(name, status)`` is called per pair
     (``status``: ``done``, ``cached``). Returns ``{"counts", "pairs", "forward_model",
     "files"}``. Raises :class:`InputError` (before any work) for missing, unmatched or
@@ -202,7 +202,8 @@ def register_folders(lr_dir: str | os.PathLike, hr_dir: str | os.PathLike,
 
     pairs = _match(lr_dir, hr_dir)
     _check_readable(pairs)
-    options = {"transform": transform, "intensity": intensity, "psf_fwhm_um": psf_fwhm_um}
+    options = {"transform": transform, "intensity": intensity, "psf_fwhm_um": psf_fwhm_um,
+               "deformable": deformable}
     _resolve(scale, 2 if np.ndim(scale) == 0 else len(scale), transform, intensity)
     entries, registrations = [], {}
     for name, lr_path, hr_path in pairs:

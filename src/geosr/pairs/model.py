@@ -182,6 +182,13 @@ class LRModel:
         f, _ = self._map(x, self.binned(x, lr_start, lr_shape))
         return x[self.index["a"]] * f + x[self.index["b"]]
 
+    def predict_at(self, x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """``V`` for explicit fine-grid HR coordinates ``q`` (``(dims, *fine_shape)``), e.g.
+        with a non-rigid field added (:mod:`geosr.pairs.deform`)."""
+        images = self._blurred(self.sigma_of(x), derivatives=False)
+        f, _ = self._map(x, bin_blocks(self._sample(images["B"], q, 3), self.scale))
+        return x[self.index["a"]] * f + x[self.index["b"]]
+
     def jacobian(self, x: np.ndarray, lr_start: Sequence[int], lr_shape: Sequence[int],
                  mask: np.ndarray) -> np.ndarray:
         """``∂V/∂x`` at the masked LR pixels, shape ``(n_masked, len(x))``."""

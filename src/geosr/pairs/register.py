@@ -75,6 +75,7 @@ class PairRegistration:
     scale: tuple[int, ...]
     checks: dict[str, Any]
     before: Image | None = None
+    field: Any = None
 
     @property
     def residual(self) -> Image:
@@ -97,6 +98,8 @@ class PairRegistration:
         names = "zyx"[-len(self.fwhm_um):]
         out.update({f"fwhm_{a}_um": float(v) for a, v in zip(names, self.fwhm_um)})
         out.update({f"intensity_{k}": v for k, v in self.intensity.items()})
+        if self.field is not None:
+            out.update(self.field.stats())
         out.update(ncc_before=self.ncc_before, ncc_after=self.ncc_after,
                    residual_rms=self.residual_rms,
                    **{f"se_{k}": v for k, v in self.standard_errors.items()})
@@ -268,7 +271,7 @@ def _resolve(scale: Any, dims: int, transform: str, intensity: str) -> tuple[int
 def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | Sequence[int],
                   *, transform: str = "translation", intensity: str = "affine",
                   psf_fwhm_um: float | Sequence[float] | None = None, fit_psf: bool = True,
-                  margin_hr_px: float = 2.0) -> PairRegistration:
+                  margin_hr_px: float = 2.0, deformable: bool = False) -> PairRegistration:
     """Register an LR acquisition to its HR partner through the forward model.
 
     Parameters
@@ -289,6 +292,9 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
         ``fit_psf=False`` it is kept fixed.
     margin_hr_px:
         LR pixels whose block maps closer than this to the HR border are cropped away.
+    deformable:
+        Add a smooth non-rigid residual field (3 tiles per axis, :mod:`geosr.pairs.deform`),
+        reported separately (``deformation_rms_lr_px``, ``deformation_max_lr_px``).
 
     Returns
     -------
@@ -332,7 +338,12 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
         if new_box is None or new_box == box:
             break
         box = new_box
-    reg = _assemble(lr_img, hr_img, hr_v, model, result, x, box, factors, ncc_before)
+    field = None
+    if deformable:
+        from geosr.pairs.deform import fit_field
+
+        field = fit_field(model, x, lr_v, box)
+    reg = _assemble(lr_img, hr_img, hr_v, model, result, x, box, factors, ncc_before, field)
     x_id = model.initial((0.0,) * lr_img.dims, sigma0)
     m_id = model.binned(x_id, [lo for lo, _ in box], reg.lr.shape)
     a_id, b_id = _affine_start(m_id, np.asarray(reg.lr.numpy(), np.float64))
@@ -340,18 +351,39 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
     return reg
 
 
+def _deformed(q: np.ndarray, t: PairTransform, field: Any, start: Sequence[int],
+              factors: tuple[int, ...]) -> np.ndarray:
+    """``q`` with the non-rigid correction: the shift becomes ``shift + δ(p)``."""
+    fine_shape = q.shape[1:]
+    axes = [(np.arange(n) + s0 * f - (f - 1) / 2.0) / f
+            for n, s0, f in zip(fine_shape, start, factors)]
+    grids = np.meshgrid(*axes, indexing="ij")
+    delta = field.at_lr(np.stack([g.ravel() for g in grids])).reshape((len(factors),)
+                                                                      + fine_shape)
+    inv = t._matrix_inverse()
+    dy, dx = factors[-2] * delta[-2], factors[-1] * delta[-1]
+    out = q.copy()
+    out[-2] -= inv[0, 0] * dy + inv[0, 1] * dx
+    out[-1] -= inv[1, 0] * dy + inv[1, 1] * dx
+    if len(factors) == 3:
+        out[0] -= factors[0] * delta[0] / t.zoom
+    return out
+
+
 def _assemble(lr_img: Image, hr_img: Image, hr_v: np.ndarray, model: LRModel, result: Any,
-              x: np.ndarray, box, factors: tuple[int, ...], ncc_before: float
-              ) -> PairRegistration:
+              x: np.ndarray, box, factors: tuple[int, ...], ncc_before: float,
+              field: Any = None) -> PairRegistration:
     start = tuple(lo for lo, _ in box)
     shape = tuple(hi - lo for lo, hi in box)
     crop = tuple(slice(lo, hi) for lo, hi in box)
     lr_crop_v = np.asarray(lr_img.numpy())[crop]
-    predicted = model.predict(x, start, shape)
     t = model.transform_of(x)
     fine_shape = tuple(n * f for n, f in zip(shape, factors))
     q = t.hr_coordinates(fine_shape, factors, hr_v.shape, tuple(s * f for s, f in
                                                                zip(start, factors)))
+    if field is not None:
+        q = _deformed(q, t, field, start, factors)
+    predicted = model.predict_at(x, q)
     hr_reg = ndimage.map_coordinates(hr_v, q, order=3, mode="mirror")
     if np.issubdtype(hr_img.dtype, np.integer):
         info = np.iinfo(hr_img.dtype)
@@ -380,5 +412,6 @@ def _assemble(lr_img: Image, hr_img: Image, hr_v: np.ndarray, model: LRModel, re
         noise_bins=_noise_bins(predicted - b, residual),
         standard_errors=_standard_errors(result, model.names),
         lr_box=tuple(box), scale=factors,
+        field=field,
         checks={"lr_noise_sd": lr_noise, "residual_over_noise": float(
             np.sqrt(np.mean(residual ** 2))) / lr_noise if lr_noise > 0 else float("inf")})
