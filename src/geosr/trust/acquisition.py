@@ -13,6 +13,12 @@ For an LR image made by :func:`geosr.degrade.degrade` with ``photons`` p, ``read
 ``intensity_per_level`` q above ``black_level`` b: ``gain = 1/(p q)``, ``offset = (o − b)/q``,
 ``read_noise = r/q`` and ``quantization_var = 1/12`` (all in levels).
 
+X-ray CT (a record with a :class:`geosr.degrade.ct.CTScan` step, ``modality == "ct"``): the
+linear operator is the step's ``linear_equivalent`` (detector blur + binning), and the noise
+is not white: it is made in the projections and shaped by the reconstruction. ``ct_steps``
+keeps the CT chain (the scan and what follows it, e.g. quantisation) so that the consistency
+test re-acquires a prediction through the same physics (:mod:`geosr.trust.ct_consistency`).
+
 >>> import numpy as np
 >>> acq = Acquisition.from_arguments(scale=4, fwhm_um=0.4, photons=100.0, read_noise=0.01)
 >>> op = acq.operator((32, 32), spacing_um=0.1)
@@ -57,6 +63,7 @@ class Acquisition:
     refractive_index: float = 1.518
     fwhm_um: tuple[float, ...] | float | None = None
     source: str = "arguments"
+    ct_steps: tuple[Mapping[str, Any], ...] = ()
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -95,6 +102,9 @@ class Acquisition:
             raise InputError("the degradation record has no steps", where=source,
                              hint="give the acquisition (scale, fwhm_um, photons, read_noise) "
                                   "explicitly")
+        ct = next((i for i, s in enumerate(steps) if s.get("name") == "ct_scan"), None)
+        if ct is not None:
+            return cls._from_ct_record(record, steps, ct, source)
         linear = tuple(s for s in steps if s.get("name") in ("gaussian_blur", "microscope_psf",
                                                             "downsample"))
         noise = next((s for s in steps if s.get("name") == "poisson_gaussian_noise"), None)
@@ -129,6 +139,40 @@ class Acquisition:
                    else _scale_value(record["fwhm_um"], float), source=source)
 
     @classmethod
+    def _from_ct_record(cls, record: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+                        index: int, source: str) -> "Acquisition":
+        """A CT acquisition: the scan's linear equivalent as the operator, the CT chain
+        (the scan with its resolved intensity range, and the steps after it) kept whole."""
+        scan = dict(steps[index])
+        used = scan.get("intensity_range_used") or scan.get("intensity_range")
+        if used is None:
+            raise InputError("the CT step does not record the intensity range it mapped to "
+                             "attenuation", where=source,
+                             hint="degrade with an explicit intensity_range, or record the "
+                                  "step with the image (CTScan.params(image))")
+        scan["intensity_range"] = list(used)
+        after = [dict(s) for s in steps[index + 1:]]
+        unknown = [s.get("name") for s in after if s.get("name") != "quantize"]
+        if unknown:
+            raise InputError(f"steps after the CT scan are not supported: {unknown}",
+                             where=source, hint="a CT record may end with a quantize step")
+        from geosr.degrade.steps import Downsample, GaussianBlur
+
+        linear = scan.get("linear_equivalent") or [
+            GaussianBlur(fwhm_um=float(scan.get("detector_fwhm_um", 0.0))).params(),
+            Downsample(int(scan["scale"])).params()]
+        quant = after[0] if after else None
+        sat = None
+        if quant is not None:
+            sat = float(quant["saturation"]) if quant.get("as_float") else \
+                float(quant.get("levels", 2 ** int(quant["bit_depth"]) - 1))
+        fwhm = float(scan.get("detector_fwhm_um", 0.0))
+        return cls(linear_steps=tuple(dict(s) for s in linear),
+                   scale=_scale_value(record.get("scale") or scan["scale"]),
+                   saturation_value=sat, fwhm_um=fwhm if fwhm > 0 else None,
+                   source=source, ct_steps=(scan, *after))
+
+    @classmethod
     def from_image(cls, lr: Any, where: str = "LR image") -> "Acquisition":
         """From ``lr.metadata["degradation"]`` (images made by :func:`geosr.degrade.degrade`
         keep it in their TIFF metadata)."""
@@ -156,9 +200,29 @@ class Acquisition:
         return self.forward_model().linear_operator(tuple(int(n) for n in sr_shape),
                                                      spacing_um)
 
+    @property
+    def modality(self) -> str:
+        """``"ct"`` for an X-ray CT acquisition (``ct_steps``), else ``"image"``."""
+        return "ct" if self.ct_steps else "image"
+
+    def ct_model(self):
+        """The CT chain (scan, then e.g. quantisation) as a :class:`geosr.degrade.ForwardModel`
+        that re-acquires a prediction through the recorded physics."""
+        from geosr.degrade import ForwardModel
+
+        if not self.ct_steps:
+            raise ConfigError("not a CT acquisition", where="acquisition")
+        return ForwardModel.from_record({"steps": [dict(s) for s in self.ct_steps]})
+
     def noise_variance(self, expected_lr: np.ndarray) -> np.ndarray:
         """Per-pixel noise variance (LR units²) of an LR image whose noise-free value is
-        ``expected_lr``; raises :class:`ConfigError` when no noise model is known."""
+        ``expected_lr``; raises :class:`ConfigError` when no noise model is known (and for CT,
+        whose noise is correlated: see :mod:`geosr.trust.ct_consistency`)."""
+        if self.ct_steps:
+            raise ConfigError("CT noise is correlated (made in the projections, shaped by the "
+                              "reconstruction): no per-pixel image-domain noise model",
+                              where="acquisition", hint="use the CT consistency test, which "
+                              "re-acquires the prediction through the CT model")
         if not self.has_noise_model:
             raise ConfigError("no noise model: the χ² test needs photons and/or read noise",
                               where="acquisition",
@@ -170,6 +234,8 @@ class Acquisition:
 
     @property
     def has_noise_model(self) -> bool:
+        if self.ct_steps:
+            return self.ct_steps[0].get("i0") is not None
         return (self.gain is not None or self.read_noise > 0) and (
             self.gain is not None or self.read_noise ** 2 + self.quantization_var > 0)
 
@@ -182,6 +248,7 @@ class Acquisition:
             "gain": self.gain, "offset": self.offset, "read_noise": self.read_noise,
             "quantization_var": self.quantization_var, "wavelength_nm": self.wavelength_nm,
             "na": self.na, "microscope": self.microscope,
+            **({"ct_steps": [dict(s) for s in self.ct_steps]} if self.ct_steps else {}),
         })
 
     def to_dict(self) -> dict[str, Any]:
@@ -189,14 +256,18 @@ class Acquisition:
 
         return to_jsonable({**dataclasses.asdict(self),
                             "linear_steps": [dict(s) for s in self.linear_steps],
-                            "noise_model": "var = gain*max(D f - offset, 0) + read_noise^2 "
-                                           "+ quantization_var (LR units)"})
+                            "ct_steps": [dict(s) for s in self.ct_steps],
+                            "noise_model": "CT: re-acquisition through ct_steps (correlated)"
+                            if self.ct_steps else
+                            "var = gain*max(D f - offset, 0) + read_noise^2 "
+                            "+ quantization_var (LR units)"})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Acquisition":
         fields = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in data.items() if k in fields}
         kw["linear_steps"] = tuple(kw.get("linear_steps") or ())
+        kw["ct_steps"] = tuple(kw.get("ct_steps") or ())
         for key in ("scale", "fwhm_um"):
             if isinstance(kw.get(key), list):
                 kw[key] = tuple(kw[key])

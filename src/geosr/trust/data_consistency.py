@@ -9,6 +9,9 @@ prediction consistent with the data gives ``χ²/N ≈ 1`` and uniform p-values;
 ``p < 0.001`` contradicts the measurement (a definite error — *if* the forward and noise
 models are right).
 
+X-ray CT acquisitions (``acquisition.modality == "ct"``) are tested by re-acquiring the
+prediction through the CT model instead (correlated noise): :mod:`geosr.trust.ct_consistency`.
+
 Blind spot (tested): any change of the prediction in the null space of ``D`` (detail finer
 than the optics and the sampling can see) leaves ``D f̂`` and therefore ``z`` unchanged. Use
 :mod:`geosr.trust.nullspace` for that part.
@@ -61,6 +64,8 @@ class ConsistencyResult:
     p_value: float
     alpha: float
     excluded: int
+    test: str = "chi-square with N dof per tile, N = pixels in the tile"
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def flagged(self) -> np.ndarray:
@@ -72,7 +77,7 @@ class ConsistencyResult:
             "alpha": self.alpha, "tile_lr_px": list(self.tile),
             "tiles": int(self.tile_p.size), "tiles_flagged": int(self.flagged.sum()),
             "excluded_saturated_px": self.excluded,
-            "test": "chi-square with N dof per tile, N = pixels in the tile",
+            "test": self.test, **self.details,
             "blind_spot": "changes in the null space of the forward operator (detail the "
                           "measurement cannot see) are invisible to this test",
         }
@@ -108,6 +113,10 @@ def consistency(prediction: Image | np.ndarray, lr: Image | np.ndarray,
     """
     from scipy import stats
 
+    if acquisition.modality == "ct":   # correlated noise: re-acquire through the CT model
+        from geosr.trust.ct_consistency import ct_consistency
+
+        return ct_consistency(prediction, lr, acquisition, tile=tile, alpha=alpha)
     pred, low = as_image(prediction, "prediction"), as_image(lr, "lr")
     f, y = _spatial(pred), _spatial(low)
     op = acquisition.operator(f.shape, pred.spacing_um)
