@@ -135,3 +135,39 @@ def test_pores_removed_or_invented_are_flagged(truths):
         removed += _red(_without_pores(truth), lr, k)
         invented += _red(_with_invented_pores(truth, k), lr, k)
     assert removed >= 11 and invented >= 11, (removed, invented)
+
+
+def test_trust_report_and_cli_with_a_ct_record(truths, tmp_path, capsys):
+    """``trust_report`` reads the CT record from the LR; ``geosr trust --forward`` takes the
+    record as a file: the truth is not red, the prediction without pores is."""
+    from geosr.cli.main import main
+    from geosr.core.files import write_json
+    from geosr.io import save
+    from geosr.trust import trust_report
+
+    truth = truths[1]
+    lr = degrade_ct(truth, seed=11, **CT)
+    report = trust_report(truth, lr, card=None, uncertainty=None, tile=4)
+    cons = report.summary["consistency"]
+    assert cons["modality"] == "ct" and cons["repeats"] == 32 and cons["tiles"] == 9
+    family = next(c for c in report.summary["verdict"]["control"] if c["test"] == "consistency")
+    assert family["flagged"] == 0 and family["tests"] == 9     # (red overall: no card)
+    wrong = trust_report(_without_pores(truth), lr, card=None, uncertainty=None, tile=4)
+    family = next(c for c in wrong.summary["verdict"]["control"] if c["test"] == "consistency")
+    assert family["flagged"] >= 3 and family["verdict"] == "red"
+
+    save(lr.replace(metadata={}), tmp_path / "lr.tif")          # no record in the file
+    save(_without_pores(truth).replace(data=_without_pores(truth).numpy().astype(np.float32)),
+         tmp_path / "pred.tif")
+    write_json(tmp_path / "ct_record.json", lr.metadata["degradation"])
+    acq, _ = resolve_acquisition(tmp_path / "ct_record.json")
+    assert acq.modality == "ct"
+    code = main(["trust", str(tmp_path / "pred.tif"), str(tmp_path / "lr.tif"), "--forward",
+                 str(tmp_path / "ct_record.json"), "--uncertainty", "none", "--tile", "4",
+                 "--out", str(tmp_path / "t")])
+    assert code in (0, None)
+    summary = json.loads((tmp_path / "t" / "trust.json").read_text())
+    assert summary["consistency"]["modality"] == "ct"
+    assert next(c for c in summary["verdict"]["control"]
+                if c["test"] == "consistency")["flagged"] >= 3
+    assert "trust: red" in capsys.readouterr().out
