@@ -148,3 +148,44 @@ def test_real_structure_protocol_reproduces_the_peer_bicubic_row(data_dir, monke
     assert round(100 * row["euler_slice_rel_error"], 1) == -3.3
     assert round(100 * row["components_slice_rel_error"], 1) == -13.5
     assert round(100 * row["bvtv_rel_error"], 1) == 3.2
+
+
+def _bench(name: str):
+    import importlib
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_invented_and_missed_components_and_branches():
+    im = _bench("_real_structure_metrics").invented_missed
+    g = np.zeros((2, 40, 40), bool)
+    g[:, 5:8, 5:35] = True                        # a bar
+    g[:, 5:35, 20:23] = True                      # crossing it: a T with 3 branches
+    g[:, 30:33, 30:33] = True                     # a speck
+    p = g.copy()
+    p[:, 30:33, 30:33] = False                    # the speck missed
+    p[:, 15:18, 28:38] = True                     # a bar invented (isolated)
+    r = im(p, g)
+    assert (r["components_truth"], r["components_pred"]) == (4, 4)
+    assert (r["components_missed"], r["components_invented"]) == (2, 2)      # 1 per slice
+    assert r["components_invented_share"] == 0.5
+    # the invented bar is one branch per slice; the missed speck is a one-pixel skeleton branch
+    assert r["branches_invented"] == 2 and r["branches_missed"] == 2
+    clean = im(g, g)
+    assert clean["components_invented"] == clean["branches_invented"] == 0
+    assert clean["branches_missed"] == 0 and clean["branches_truth"] >= 6
+
+
+def test_bone_ct_example_config_parses():
+    import yaml
+
+    from geosr.train.config import parse_config
+
+    path = BENCH.parent / "examples" / "bone_ct_x4.yaml"
+    cfg = parse_config(yaml.safe_load(path.read_text()))
+    assert cfg.scale == 4
+    assert "euler" in str(cfg.loss).lower()
