@@ -267,25 +267,26 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- trust
-def trust_verdict(pred, lr, model_path: str, noise_sd: float) -> dict[str, Any]:
-    """The trust layer's verdict on one SR image, with the CT acquisition's linear
-    equivalent (system blur + binning) and its measured noise sd as the forward model."""
-    from geosr.degrade import Downsample, ForwardModel, GaussianBlur, PoissonGaussianNoise
+def trust_verdict(pred, lr, model_path: str) -> dict[str, Any]:
+    """The trust layer's verdict on one SR image, with the LR's own CT record as the
+    acquisition (linear equivalent for the null space; the consistency test re-acquires the
+    prediction through the CT model), and the verdict of the consistency family alone."""
     from geosr.degrade.ct_presets import get_preset
     from geosr.trust import trust_report
 
     preset = get_preset(SR_ACQUISITION)
-    acquisition = ForwardModel((GaussianBlur(fwhm_um=preset.detector_fwhm_um),
-                                Downsample(ACQUISITIONS[SR_ACQUISITION]["scale"]),
-                                PoissonGaussianNoise(None, read_noise=noise_sd)))
     try:
-        report = trust_report(pred, lr, model=model_path, card=None, acquisition=acquisition,
+        report = trust_report(pred, lr, model=model_path, card=None,
                               blur_fwhm_um=preset.resolution_um, uncertainty=None)
     except Exception as err:  # the study must not die on a trust-layer change
         return {"error": f"{type(err).__name__}: {err}"}
     verdict = report.summary.get("verdict", {})
+    family = next((c for c in verdict.get("control", []) if c.get("test") == "consistency"),
+                  {})
     return {"image": verdict.get("image"), "tiles": verdict.get("tiles"),
-            "meaning": verdict.get("meaning")}
+            "meaning": verdict.get("meaning"),
+            "consistency": {k: family.get(k) for k in ("verdict", "tests", "flagged")},
+            "consistency_test": report.summary.get("consistency", {}).get("test")}
 
 
 def ct_consistency(pred, lr, noise_sd: float) -> dict[str, Any]:
@@ -321,10 +322,13 @@ def trust_control(tag: str, args) -> int:
         truth = item["image"].replace(origin=tuple(
             o - (sr["scale"] - 1) / 2 * s / sr["scale"] for o, s in zip(lr.origin, lr.spacing)))
         noise = payload["noise_sd"]["test_doses"][f"{cond['i0']:g}"]
-        cond["trust"]["truth_control"] = trust_verdict(truth, lr, None, noise)
+        cond["trust"]["truth_control"] = trust_verdict(truth, lr, None)
         preds = {"truth": truth, "bicubic": upscale(lr, sr["scale"])}
         preds.update({arm: predict(lr, runs[0]["path"], device="cpu")
                       for arm, runs in payload["models"].items() if runs})
+        for arm, runs in payload["models"].items():   # the arms' verdicts, same trust layer
+            if runs:
+                cond["trust"][arm] = trust_verdict(preds[arm], lr, runs[0]["path"])
         cond["ct_consistency"] = {name: ct_consistency(p.replace(origin=truth.origin), lr,
                                                        noise)
                                   for name, p in preds.items()}
@@ -385,7 +389,7 @@ def run_conditions(tests, models, n_angles, noise_by_dose) -> dict[str, Any]:
                         if k == 0 and runs:
                             verdicts[arm] = trust_verdict(
                                 predict(lr, runs[0]["path"], device="cpu"), lr,
-                                runs[0]["path"], noise_by_dose[dose])
+                                runs[0]["path"])
                 for method, preds in outputs.items():
                     for s, pred in enumerate(preds):
                         rec = {"image": item["name"], "model_seed": s, **truth,
@@ -543,8 +547,11 @@ def markdown(p: dict[str, Any], figure: str | None) -> str:
     lines += ["", "Trust verdicts (first test slice, seed-0 models):", ""]
     for cond in p["results"].values():
         for arm, v in cond["trust"].items():
+            fam = v.get("consistency") or {}
             lines.append(f"- {cond['acquisition']} i0 {cond['i0']:g} {arm}: "
-                         f"{v.get('image', v.get('error'))} (tiles {v.get('tiles')})")
+                         f"{v.get('image', v.get('error'))} (tiles {v.get('tiles')})"
+                         + (f"; CT consistency: {fam.get('flagged')}/{fam.get('tests')} tiles "
+                            "red (Holm 0.05)" if fam else ""))
     consistency = [(c, c["ct_consistency"]) for c in p["results"].values()
                    if c.get("ct_consistency")]
     if consistency:
