@@ -171,3 +171,27 @@ def test_trust_report_and_cli_with_a_ct_record(truths, tmp_path, capsys):
     assert next(c for c in summary["verdict"]["control"]
                 if c["test"] == "consistency")["flagged"] >= 3
     assert "trust: red" in capsys.readouterr().out
+
+
+def test_volumes_and_quantised_ct_records():
+    """3D (slice by slice, detector blur along Z) and a 12-bit record (levels; saturated voxels
+    left out): the truth is re-acquired on the LR grid and no tile is red (fixed seeds)."""
+    v = np.full((8, 32, 32), 0.9)
+    v[:, 10:16, 12:20] = 0.15
+    hr = Image(v, "ZYX", spacing=(15.0,) * 3)
+    lr = degrade_ct(hr, scale=4, n_angles=40, i0=2e4, intensity_range=(0, 1), seed=2)
+    res = ct_consistency(hr, lr, Acquisition.from_image(lr), tile=4)
+    assert lr.shape == (2, 8, 8) and res.tile_p.shape == (1, 2, 2)
+    assert not control(res.tile_p, LEVEL, "holm").flagged.any()
+    plane = Image(v[0], "YX", spacing=(15.0, 15.0))
+    lq = degrade_ct(plane, scale=4, n_angles=40, i0=2e4, intensity_range=(0, 1), seed=2,
+                    bit_depth=12, saturation=1.2)
+    acq = Acquisition.from_image(lq)
+    assert acq.saturation_value == 4095.0 and lq.numpy().dtype == np.uint16
+    res = ct_consistency(plane, lq, acq, tile=4)
+    assert res.excluded == int(np.sum(lq.numpy() >= 4095))
+    assert 0.5 < res.chi2_per_pixel < 2.0
+    assert not control(res.tile_p, LEVEL, "holm").flagged.any()
+    # a wrong prediction in levels is still caught
+    wrong = ct_consistency(plane.replace(data=np.full_like(v[0], 0.9)), lq, acq, tile=4)
+    assert control(wrong.tile_p, LEVEL, "holm").flagged.any()
