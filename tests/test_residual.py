@@ -252,6 +252,17 @@ def test_a_model_below_bicubic_is_reported_by_train_and_predict(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.count("dB below bicubic") == 1
 
+    # geosr train ends with one warning line (not a Python warning dump)
+    import yaml
+
+    config = tmp_path / "plain.yaml"
+    config.write_text(yaml.safe_dump(plain))
+    result = CliRunner().invoke(app, ["train", str(config), "--out", str(tmp_path / "cli"),
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning: the model is") == 1
+    assert "BelowBaselineWarning" not in result.output
+
     # the default model starts at bicubic: not below after a step of a tiny learning rate
     model_dir = train(TINY, out=tmp_path / "residual")
     summary = json.loads((model_dir.parent / "summary.json").read_text())
