@@ -5,6 +5,9 @@ Importing this package imports neither torch nor any architecture; they load on 
 - :func:`build_model` / :func:`available_models` / :func:`register_model` — the registry
   (``fsrcnn``, ``espcn``, ``edsr``, ``rcan``, ``unet_pix2pix``, ``care``; ``geo`` wraps any of
   them with a tubeness input and/or an auxiliary segmentation head).
+- ``build_model(..., residual_over="bicubic")`` — any architecture as a zero-started
+  correction over a fixed interpolation (:mod:`geosr.models.residual`; on by default for
+  ``fsrcnn``); :mod:`geosr.models.quality` — whether a trained model beats bicubic.
 - :func:`model_summary` — parameters, FLOPs per output pixel/voxel, receptive field.
 - :func:`save_model` / :func:`load_model` / :func:`zip_model` / :class:`LoadedModel` — model
   files (``weights.safetensors`` + ``model.json``, hashed; never unpickled).
