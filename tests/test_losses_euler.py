@@ -185,7 +185,9 @@ def test_bone_ct_example_config_parses():
 
     from geosr.train.config import parse_config
 
-    path = BENCH.parent / "examples" / "bone_ct_x4.yaml"
-    cfg = parse_config(yaml.safe_load(path.read_text()))
-    assert cfg.scale == 4
+    text = (BENCH.parent / "examples" / "bone_ct_x4.yaml").read_text()
+    cfg = parse_config(yaml.safe_load(text))
+    assert cfg.scale == 4 and "euler" not in str(cfg.loss).lower()
+    assert "  # euler:" in text                   # the optional term, commented out, is valid
+    cfg = parse_config(yaml.safe_load(text.replace("  # euler:", "  euler:")))
     assert "euler" in str(cfg.loss).lower()
