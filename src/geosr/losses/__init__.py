@@ -6,7 +6,7 @@
   allowed ones.
 - :func:`available_losses` — the registered names (built in: ``l1``, ``mse``,
   ``charbonnier``, ``ssim``; geometry-aware: ``cldice``, ``skeleton_recall``, ``porosity``,
-  ``gradient``, ``fourier``, ``persistence`` (needs ``cripser``)).
+  ``gradient``, ``fourier``, ``persistence`` (needs ``cripser``), ``euler``).
 - :func:`ssim`, :func:`ssim_map` — the differentiable SSIM (Gaussian window, 2D/3D).
 
 >>> from geosr.losses import available_losses
