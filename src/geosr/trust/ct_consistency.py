@@ -19,8 +19,8 @@ attenuation along the rays, so the white image-domain χ² test of
    tile). Its cumulants ``c_j = tr(C^j)``, j = 1..3, are estimated without bias from the
    Gram matrix of the draws ``G_kl = n_k · n_l`` (``c₁ = mean G_kk``; ``c₂``, ``c₃`` from
    products over distinct draws), and the tail is a χ² matched to the mean, variance and
-   skewness (Liu, Tang & Zhang, Comput. Stat. Data Anal. 2009, central case), the variance
-   widened by ``1 + 1/K`` for the estimated mean. White noise gives the χ² test of
+   skewness (Liu, Tang & Zhang, Comput. Stat. Data Anal. 2009, central case), as an F tail
+   for the mean energy estimated from ``K`` draws. White noise gives the χ² test of
    :mod:`geosr.trust.data_consistency` with an estimated variance.
 3. The upper-tail p-value per tile is the family of tests the verdict controls across tiles
    (Holm at 0.05 by default), like the image-domain test.
@@ -102,8 +102,9 @@ def draw_cumulants(draws: np.ndarray) -> tuple[float, float, float]:
 
 def quadratic_form_sf(q: float, c1: float, c2: float, c3: float, repeats: int) -> float:
     """Upper tail ``P(Σ λ_i χ²_1 >= q)`` from ``c_j = Σ λ_i^j`` by a χ² matched to the mean,
-    variance and skewness (Liu, Tang & Zhang 2009, central case); the variance is widened by
-    ``1 + 1/repeats`` when ``c1`` is a mean over that many draws.
+    variance and skewness (Liu, Tang & Zhang 2009, central case); when ``c1`` is a mean over
+    ``repeats`` draws, the matched χ² over its dof is compared with an F whose second dof are
+    those of the mean (``repeats · c1²/c2``).
 
     >>> round(quadratic_form_sf(20.0, 10.0, 10.0, 10.0, 10**9), 4)   # χ²_10 exactly
     0.0293
