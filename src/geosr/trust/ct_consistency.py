@@ -56,6 +56,7 @@ import numpy as np
 from geosr.core.errors import InputError
 from geosr.core.image import Image, as_image
 from geosr.trust.acquisition import Acquisition
+from geosr.trust.consistency_result import ConsistencyResult
 from geosr.trust.tiles import expand_tiles, tile_counts, tile_sizes
 
 __all__ = ["ct_consistency", "DEFAULT_REPEATS", "draw_cumulants", "quadratic_form_sf",
@@ -175,13 +176,11 @@ def ct_consistency(prediction: Image | np.ndarray, lr: Image | np.ndarray,
                    acquisition: Acquisition, *, tile: Any = None, alpha: float = 1e-3,
                    repeats: int = DEFAULT_REPEATS, seed: int | None = None):
     """CT data-consistency residual and per-tile test of ``prediction`` against ``lr``
-    (returns a :class:`geosr.trust.data_consistency.ConsistencyResult`; ``z`` is the
+    (returns a :class:`geosr.trust.consistency_result.ConsistencyResult`; ``z`` is the
     residual over the tile's noise sd, ``tile_chi2`` the ratio of the residual energy to the
     draws' mean energy, ≈ 1 when consistent). ``prediction`` needs its HR spacing (µm): the
     CT projector integrates attenuation (1/cm) over it. ``repeats``: noise draws ``K``
     (>= 3); ``seed``: their seed (None: fixed, the same report for the same inputs)."""
-    from geosr.trust.data_consistency import ConsistencyResult
-
     k = int(repeats)
     if k < 3:
         raise InputError(f"needs at least 3 noise draws, got {repeats}", where="repeats")

@@ -29,7 +29,6 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -37,50 +36,13 @@ import numpy as np
 from geosr.core.errors import InputError
 from geosr.core.image import Image, as_image
 from geosr.trust.acquisition import Acquisition
+from geosr.trust.consistency_result import ConsistencyResult
 from geosr.trust.tiles import tile_counts, tile_sizes, tile_sums
 
 __all__ = ["ConsistencyResult", "consistency", "DEFAULT_ALPHA"]
 
 #: Tiles with a χ² p-value below this contradict the measurement (spec §7.2).
 DEFAULT_ALPHA = 1e-3
-
-
-@dataclasses.dataclass
-class ConsistencyResult:
-    """Residual maps (LR grid) and per-tile χ² statistics.
-
-    ``expected``: ``D f̂``; ``z``: normalised residual (NaN where excluded: saturated LR
-    pixels); ``tile_chi2``: χ²/N per tile; ``tile_p``: upper-tail p-value per tile;
-    ``flagged``: ``tile_p < alpha``; ``chi2_per_pixel`` and ``p_value`` for the whole image.
-    """
-
-    expected: np.ndarray
-    z: np.ndarray
-    tile: tuple[int, ...]
-    tile_chi2: np.ndarray
-    tile_p: np.ndarray
-    tile_n: np.ndarray
-    chi2_per_pixel: float
-    p_value: float
-    alpha: float
-    excluded: int
-    test: str = "chi-square with N dof per tile, N = pixels in the tile"
-    details: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    @property
-    def flagged(self) -> np.ndarray:
-        return self.tile_p < self.alpha
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "chi2_per_pixel": self.chi2_per_pixel, "p_value": self.p_value,
-            "alpha": self.alpha, "tile_lr_px": list(self.tile),
-            "tiles": int(self.tile_p.size), "tiles_flagged": int(self.flagged.sum()),
-            "excluded_saturated_px": self.excluded,
-            "test": self.test, **self.details,
-            "blind_spot": "changes in the null space of the forward operator (detail the "
-                          "measurement cannot see) are invisible to this test",
-        }
 
 
 def _spatial(image: Image) -> np.ndarray:
