@@ -13,7 +13,6 @@ import pytest
 
 from geosr.core import Image
 from geosr.core.errors import ConfigError, InputError
-from geosr.degrade.ct import CTScan
 from geosr.degrade.ct_degrade import degrade_ct
 from geosr.phantoms import phantom
 from geosr.trust.acquisition import Acquisition, resolve_acquisition
