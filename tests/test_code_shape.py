@@ -172,23 +172,6 @@ def test_no_module_inside_the_package_imports_the_top_level_package():
 
 
 # ----------------------------------------------------------------- one helper, not copies of it
-#: Files that still hold a copy, with the reason. Only files owned by other work in progress may
-#: be listed here (the lead removes each entry once its owner switches to the shared helper).
-KNOWN_COPIES = {
-    "geosr/trust/tiles.py": "trust/ (issue 13): per-axis tile size",
-    "geosr/trust/acquisition.py": "trust/ (issue 13): per-axis scale",
-    "geosr/trust/calibration.py": "trust/ (issue 13): lists image files itself",
-    "geosr/cli/trust.py": "trust CLI (issue 13): per-axis option",
-    "geosr/cli/pairs.py": "pairs (in progress): per-axis option",
-    "geosr/pairs/register.py": "pairs (in progress): per-axis scale",
-    "geosr/pairs/simulate.py": "pairs (in progress): per-axis scale",
-    "geosr/degrade/ct_degrade.py": "CT model (in progress): draws its own seed",
-    "geosr/assess/network/chunked.py": "out-of-core (issue 14, in progress): per-axis chunk",
-    "geosr/pairs/folders.py": "pairs (in progress): per-axis scale",
-    "geosr/pairs/model.py": "pairs (in progress): per-axis scale",
-    "geosr/napari/_reader.py": "napari plugin (in progress): lists image files itself",
-}
-
 #: helper -> the module that holds it
 HELPERS = {
     "strict pydantic base (_Strict)": "geosr/core/config.py",
@@ -265,8 +248,6 @@ def test_no_copy_of_a_shared_helper_remains_in_src():
     copies = []
     for name, (path, _) in _modules().items():
         rel = path.relative_to(SRC).as_posix()
-        if rel in KNOWN_COPIES:
-            continue
         copies += [f"{rel}:{line}: {kind} (use {HELPERS[kind]})"
                    for kind, line in helper_copies(_tree(path)) if HELPERS[kind] != rel]
     assert not copies, "\n".join(copies)

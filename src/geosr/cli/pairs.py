@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from geosr.core.errors import ConfigError
+from geosr.core.per_axis import one_or_per_axis
 
 __all__ = ["pairs_app", "register"]
 
@@ -57,15 +58,15 @@ def register(
 
     if any(s < 1 for s in scale):
         raise ConfigError(f"must be a positive integer, got {scale}", where="--scale")
-    psf = None if not psf_fwhm_um else (psf_fwhm_um[0] if len(psf_fwhm_um) == 1
-                                        else tuple(psf_fwhm_um))
+    factors = one_or_per_axis(scale, where="--scale", kind=int)
+    psf = one_or_per_axis(psf_fwhm_um, where="--psf-fwhm-um", kind=None)
 
     def show(name: str, status: str) -> None:
         typer.echo(f"  {name}: {'registered' if status == 'done' else 'unchanged, skipped'}")
 
-    result = register_folders(lr_dir, hr_dir, scale[0] if len(scale) == 1 else tuple(scale),
-                              out, transform=transform.value, intensity=intensity.value,
-                              psf_fwhm_um=psf, deformable=deformable, progress=show)
+    result = register_folders(lr_dir, hr_dir, factors, out, transform=transform.value,
+                              intensity=intensity.value, psf_fwhm_um=psf,
+                              deformable=deformable, progress=show)
     c = result["counts"]
     typer.echo(f"{c['ok']} ok, {c['suspect']} suspect, {c['reject']} rejected -> {out}")
     for e in result["pairs"]:

@@ -10,6 +10,7 @@ from typing import Any, List, Optional
 import typer
 
 from geosr.core.errors import ConfigError
+from geosr.core.per_axis import one_or_per_axis
 
 __all__ = ["calibrate", "trust", "acquisition_from_options", "forward_acquisition", "run_trust",
            "print_verdict"]
@@ -27,7 +28,7 @@ def acquisition_from_options(scale: Any, fwhm_um: Optional[List[float]],
         return None
     if scale is None:
         raise ConfigError("the acquisition options need the model's scale", where="--model")
-    fwhm = None if not fwhm_um else (fwhm_um[0] if len(fwhm_um) == 1 else tuple(fwhm_um))
+    fwhm = one_or_per_axis(fwhm_um, where="--fwhm-um", kind=None)
     return Acquisition.from_arguments(scale=scale, fwhm_um=fwhm, wavelength_nm=wavelength_nm,
                                       na=na, microscope=microscope, photons=photons,
                                       read_noise=read_noise, offset=offset)

@@ -23,6 +23,7 @@ import numpy as np
 from geosr.core.errors import ConfigError
 from geosr.core.files import to_jsonable
 from geosr.core.image import Image, as_image
+from geosr.core.seeding import resolve_seed
 from geosr.degrade.ct import CTScan
 from geosr.degrade.ct_presets import ct_scan, get_preset
 from geosr.degrade.model import ForwardModel
@@ -86,7 +87,7 @@ def degrade_ct(image: Image | np.ndarray, *, scale: int | None = None,
     """
     image = as_image(image)
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        seed, _ = resolve_seed(None)
     model = ct_model(spacing_um=float(image.spacing_um[-1]), scale=scale, preset=preset,
                      bit_depth=bit_depth, saturation=saturation, **fields)
     out, record = model.apply(image, seed)

@@ -16,10 +16,9 @@ __all__ = ["get_reader", "read"]
 def _supported(path: Any) -> bool:
     if not isinstance(path, (str, Path)):
         return False
-    name = str(path).rstrip("/").lower()
-    from geosr.io import supported_formats
+    from geosr.io.files import is_image_file
 
-    return name.endswith(tuple(supported_formats()))
+    return is_image_file(str(path).rstrip("/"))
 
 
 def get_reader(path: Any) -> Callable[[Any], list] | None:

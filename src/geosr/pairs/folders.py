@@ -43,6 +43,7 @@ import numpy as np
 
 from geosr.core.errors import GeosrError, InputError
 from geosr.core.files import atomic_path, read_json, to_jsonable, write_json
+from geosr.core.per_axis import per_axis
 
 __all__ = ["register_folders", "registered_folders", "CACHE_VERSION"]
 
@@ -95,7 +96,7 @@ def _register_one(name: str, lr_path: Path, hr_path: Path, scale: Any,
 
     lr, hr = load(lr_path), load(hr_path)
     lr_v, hr_v = np.asarray(lr.numpy(), np.float64), np.asarray(hr.numpy(), np.float64)
-    factors = (int(scale),) * lr.dims if np.ndim(scale) == 0 else tuple(scale)
+    factors = per_axis(scale, lr.dims, where="scale", kind=int, minimum=1)
     ratio = None
     if lr.unit != "pixel" and hr.unit != "pixel" and lr.dims == hr.dims:
         ratio = [a / b for a, b in zip(lr.spacing_um, hr.spacing_um)]

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import ndimage
 
+from geosr.core.per_axis import per_axis
 from geosr.pairs.transform import PairTransform
 
 __all__ = ["LRModel", "bin_blocks"]
@@ -55,8 +56,7 @@ class LRModel:
                  intensity: str, fit_psf: bool = True):
         self.hr = np.asarray(hr, dtype=np.float64)
         self.dims = self.hr.ndim
-        self.scale = ((int(scale),) * self.dims if np.ndim(scale) == 0
-                      else tuple(int(s) for s in scale))
+        self.scale = per_axis(scale, self.dims, where="scale", kind=int)
         self.transform, self.intensity, self.fit_psf = transform, intensity, fit_psf
         names = [f"shift_{a}" for a in "zyx"[-self.dims:]]
         if transform in ("rigid", "similarity"):

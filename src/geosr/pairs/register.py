@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image, as_image
+from geosr.core.per_axis import per_axis
 from geosr.degrade.psf import FWHM_PER_SIGMA
 from geosr.pairs.model import LRModel, bin_blocks
 from geosr.pairs.qc import noise_sd
@@ -261,11 +262,7 @@ def _resolve(scale: Any, dims: int, transform: str, intensity: str) -> tuple[int
     if intensity not in INTENSITY_MAPS:
         raise ConfigError(f"unknown intensity map {intensity!r}", where="intensity",
                           hint="use " + ", ".join(INTENSITY_MAPS))
-    factors = (scale,) * dims if np.ndim(scale) == 0 else tuple(scale)
-    if len(factors) != dims or any(int(f) != f or f < 1 for f in factors):
-        raise ConfigError(f"scale must be a positive integer (or {dims} of them), got "
-                          f"{scale!r}", where="scale")
-    return tuple(int(f) for f in factors)
+    return per_axis(scale, dims, where="scale", kind=int, minimum=1)
 
 
 def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | Sequence[int],

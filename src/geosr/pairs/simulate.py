@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from geosr.core.image import Image, as_image
+from geosr.core.per_axis import per_axis
 from geosr.core.seeding import rng as make_rng
 from geosr.degrade.steps import Downsample, GaussianBlur, IntensityMap, PoissonGaussianNoise
 from geosr.pairs.transform import PairTransform
@@ -60,7 +61,7 @@ def simulate_acquisition(hr: Image | np.ndarray, scale: int | Sequence[int],
     image = as_image(hr)
     values = np.asarray(image.numpy(), dtype=np.float64)
     dims = values.ndim
-    factors = (int(scale),) * dims if np.ndim(scale) == 0 else tuple(int(s) for s in scale)
+    factors = per_axis(scale, dims, where="scale", kind=int, minimum=1)
     fine = tuple((n // f) * f for n, f in zip(values.shape, factors))
     q = transform.hr_coordinates(fine, factors, values.shape)
     warped = ndimage.map_coordinates(values, q, order=3, mode="mirror")

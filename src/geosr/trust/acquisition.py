@@ -36,6 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.per_axis import per_axis
 
 __all__ = ["Acquisition", "resolve_acquisition"]
 
@@ -185,8 +186,9 @@ class Acquisition:
 
     # ------------------------------------------------------------------ use
     def scale_per_axis(self, dims: int) -> tuple[int, ...]:
+        """The scale, one integer per axis (a per-axis scale is returned as recorded)."""
         s = self.scale
-        return tuple(int(v) for v in s) if isinstance(s, tuple) else (int(s),) * dims
+        return per_axis(s, len(s) if isinstance(s, tuple) else dims, where="scale", kind=int)
 
     def forward_model(self):
         """The linear part as a :class:`geosr.degrade.ForwardModel`."""

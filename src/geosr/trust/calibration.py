@@ -78,24 +78,20 @@ def size_map(lr: Image, loaded: Any, *, kind: str = "tta", ensemble: Any = None,
 
 def list_pairs(folder: str | os.PathLike) -> list[tuple[Path, Path]]:
     """(LR, HR) files of a folder holding ``lr/`` and ``hr/`` with matching file names."""
-    from geosr.io import supported_formats
+    from geosr.io.files import image_files
 
     folder = Path(folder)
     lr_dir, hr_dir = folder / "lr", folder / "hr"
     if not (lr_dir.is_dir() and hr_dir.is_dir()):
         raise InputError("needs the subfolders lr/ and hr/ with matching file names",
                          where=str(folder))
-    exts = tuple(supported_formats())
     pairs = []
-    for lr in sorted(p for p in lr_dir.iterdir() if p.name.lower().endswith(exts)
-                     and not p.name.startswith(".")):
+    for lr in image_files(lr_dir):   # InputError when lr/ holds no image
         hr = hr_dir / lr.name
         if not hr.exists():
             raise InputError(f"no HR partner for {lr.name}", where=str(hr_dir),
                              hint="give every LR file an HR file of the same name")
         pairs.append((lr, hr))
-    if not pairs:
-        raise InputError("no image pairs found", where=str(lr_dir))
     return pairs
 
 

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from geosr.core.errors import ConfigError
+from geosr.core.per_axis import per_axis
 
 __all__ = ["tile_sizes", "tile_sums", "tile_counts", "expand_tiles", "default_tile"]
 
@@ -28,11 +28,7 @@ def tile_sizes(tile: Any, dims: int) -> tuple[int, ...]:
     """One positive integer per axis from an int, a sequence or None (the default)."""
     if tile is None:
         tile = default_tile(dims)
-    values = (tile,) * dims if np.ndim(tile) == 0 else tuple(tile)
-    if len(values) != dims or any(int(v) < 1 for v in values):
-        raise ConfigError(f"tile must be 1 or {dims} positive integers (LR pixels), got {tile!r}",
-                          where="tile")
-    return tuple(int(v) for v in values)
+    return per_axis(tile, dims, where="tile", kind=int, positive=True, unit="LR pixels")
 
 
 def _blocks(values: np.ndarray, tile: Sequence[int]) -> np.ndarray:

@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from geosr.core.errors import ConfigError, InputError
+from geosr.core.per_axis import per_axis
 
 __all__ = ["assess_chunked", "chunk_summary", "ChunkSpec"]
 
@@ -448,9 +449,7 @@ def assess_chunked(pred: Any, gt: Any = None, *, segmentation: str = "otsu",
     if len(shape) not in (2, 3):
         raise InputError(f"needs a 2D or 3D image, got shape {shape}", where="prediction")
     sides = chunk if chunk is not None else (1024 if len(shape) == 2 else 128)
-    sides = tuple(sides) if isinstance(sides, (list, tuple)) else (int(sides),) * len(shape)
-    if len(sides) != len(shape) or min(sides) < 2:
-        raise ConfigError(f"needs one size >= 2 or one per axis, got {chunk}", where="chunk")
+    sides = per_axis(sides, len(shape), where="chunk", kind=int, minimum=2, unit="voxels")
     if segmentation == "mask":
         thresholds: tuple = (None,) * len(datas)
     elif segmentation == "fixed":
