@@ -256,14 +256,6 @@ def test_no_copy_of_a_shared_helper_remains_in_src():
 # ------------------------------------------------------------------------------ long functions
 MAX_FUNCTION_LINES = 120
 
-#: Functions still over the limit, with the reason. Only code owned by other work in progress
-#: may be listed (the lead tightens this once it lands).
-KNOWN_LONG = {
-    "geosr/predict/core.py:predict": "issue 14 works in this body (out-of-core prediction)",
-    "geosr/trust/calibration.py:calibrate": "trust/ (issue 13: evidence as pieces)",
-    "geosr/cli/assess.py:assess": "chunked assessment options being added (issue 14)",
-}
-
 
 def long_functions(limit: int = MAX_FUNCTION_LINES) -> dict[str, int]:
     """``"path:qualified name" → lines`` (docstring included, decorators not) of every
@@ -293,6 +285,5 @@ def test_the_length_finder_measures_functions_and_methods():
 
 def test_no_function_over_120_lines_in_src():
     long = long_functions()
-    over = [f"{key}: {n} lines" for key, n in sorted(long.items()) if key not in KNOWN_LONG]
-    assert not over, ("split these into named steps (or, for code owned by work in progress, "
-                      "list them in KNOWN_LONG with the reason):\n" + "\n".join(over))
+    over = [f"{key}: {n} lines" for key, n in sorted(long.items())]
+    assert not over, "split these into named steps:\n" + "\n".join(over)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -152,8 +152,6 @@ def assess(
 ) -> None:
     """Network metrics: porosity, components, Betti numbers, clDice, skeleton length density,
     connectivity, thickness, lacunae, anisotropy, with the segmentation recorded."""
-    from rich.console import Console
-
     from geosr.assess.network.api import assess as run_assess
     from geosr.assess.network.segment import Segmentation
     from geosr.core.errors import ConfigError
@@ -184,6 +182,18 @@ def assess(
         if err.where in _OPTIONS:
             raise ConfigError(err.message, where=_OPTIONS[err.where], hint=err.hint) from None
         raise
+    _print_result(result, overlays)
+    if confidence:
+        from geosr.trust.element_cli import run_element_confidence
+
+        run_element_confidence(pred, model, lr, echo=typer.echo)
+
+
+def _print_result(result: Any, overlays: Optional[Path]) -> None:
+    """The console report of ``geosr assess``: each image's metrics (a summary table beyond 3
+    images), its notes and threshold sweep, then the files written."""
+    from rich.console import Console
+
     console = Console(width=110, highlight=False, soft_wrap=False)
     for line in result.header_lines()[1:]:
         typer.echo(f"  {line}")
@@ -209,7 +219,3 @@ def assess(
     if result.overlays:
         typer.echo(f"overlays: {len(result.overlays)} files in {overlays} "
                    "(orange = missed, blue = invented, grey = both)")
-    if confidence:
-        from geosr.trust.element_cli import run_element_confidence
-
-        run_element_confidence(pred, model, lr, echo=typer.echo)

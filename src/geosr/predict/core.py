@@ -14,7 +14,7 @@ import itertools
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image, as_image
 from geosr.core.per_axis import per_axis
 from geosr.predict.tiling import AxisPlan, axis_weight_sums, axis_weights, plan_tiles
+
+if TYPE_CHECKING:
+    from geosr.models.files import LoadedModel
 
 __all__ = ["predict", "DEFAULT_MAX_MEMORY_MB", "resolve_model", "check_compatible",
            "model_geometry"]
@@ -251,11 +254,9 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
         shifted by ``−(s−1)·spacing/(2s)`` per axis (pixel centres of the finer grid),
         ``metadata["prediction"]`` = model hash, architecture, scale, tiling, device.
     """
-    from geosr.core.version import __version__
-
     image = as_image(image)
     loaded = resolve_model(model, device)
-    if image.dims == 3 and "isotropic" in loaded.spec:   # a 2D model for XZ/YZ planes
+    if image.dims == 3 and loaded.is_isotropic:   # a 2D model for XZ/YZ planes
         from geosr.predict.isotropic import predict_isotropic
 
         return predict_isotropic(image, loaded, batch_size=max(batch_size, 8))
@@ -263,9 +264,8 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
     image.check_finite()
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"must be a positive integer, got {batch_size!r}", where="batch_size")
-    dims, s = loaded.dims, tuple(loaded.scale)
+    s = tuple(loaded.scale)
     geometry = model_geometry(loaded)
-    halo, align = geometry["halo"], geometry["alignment"]
 
     values = image.numpy()
     lo, hi = loaded.normalizer.fit(values)
@@ -274,19 +274,8 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
         x = x[None]
     spatial = x.shape[1:]
 
-    tiles = _per_axis(tile, dims, "tile")
-    overlaps = _per_axis(overlap, dims, "overlap")
-    if tile is None:
-        from geosr.predict.tiling import default_overlap
-
-        eff_overlap = [default_overlap(h) if o is None else o for h, o in zip(halo, overlaps)]
-        padded = [-(-n // a) * a for n, a in zip(spatial, align)]
-        per_px = geometry["bytes_per_input_pixel"] * batch_size
-        budget_px = _memory_budget(max_memory_mb, loaded.device) / per_px
-        tiles = _tiles_for_memory(padded, eff_overlap, align, budget_px,
-                                  strict=max_memory_mb is not None, bytes_per_px=per_px)
-    plans = plan_tiles(spatial, tile=tiles, overlap=overlaps, halo=halo, align=align, scale=s)
-
+    plans = _plan(spatial, loaded, geometry, tile=tile, overlap=overlap,
+                  max_memory_mb=max_memory_mb, batch_size=batch_size)
     pad = [(0, 0)] + [(0, p.pad_after) for p in plans]
     xp = np.pad(x, pad, mode="reflect") if any(b for _, b in pad) else x
     out = np.zeros((loaded.out_channels,) + tuple(n * f for n, f in zip(spatial, s)),
@@ -302,30 +291,61 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
         out, axes = out[0], image.axes
     else:
         axes = "C" + image.spatial_axes
+    record = _prediction_record(image, loaded, geometry, plans, n_windows=len(windows),
+                                batch_size=batch_size, lo=lo, hi=hi)
+    spacing = tuple(sp / f for sp, f in zip(image.spacing, s))
+    origin = tuple(o - (f - 1) * sp / (2 * f) for o, sp, f in zip(image.origin, image.spacing, s))
+    return Image(out, axes, spacing=spacing, unit=image.unit, origin=origin,
+                 metadata={**image.metadata, "prediction": record})
+
+
+def _plan(spatial: Sequence[int], loaded: LoadedModel, geometry: dict, *, tile: Any,
+          overlap: Any, max_memory_mb: float | None, batch_size: int) -> list[AxisPlan]:
+    """The tile plan of each spatial axis (:func:`plan_tiles`): ``tile`` and ``overlap`` as
+    given (input pixels), else chosen from the memory budget (see :func:`predict`)."""
+    dims, halo, align = loaded.dims, geometry["halo"], geometry["alignment"]
+    tiles = _per_axis(tile, dims, "tile")
+    overlaps = _per_axis(overlap, dims, "overlap")
+    if tile is None:
+        from geosr.predict.tiling import default_overlap
+
+        eff_overlap = [default_overlap(h) if o is None else o for h, o in zip(halo, overlaps)]
+        padded = [-(-n // a) * a for n, a in zip(spatial, align)]
+        per_px = geometry["bytes_per_input_pixel"] * batch_size
+        budget_px = _memory_budget(max_memory_mb, loaded.device) / per_px
+        tiles = _tiles_for_memory(padded, eff_overlap, align, budget_px,
+                                  strict=max_memory_mb is not None, bytes_per_px=per_px)
+    return plan_tiles(spatial, tile=tiles, overlap=overlaps, halo=halo, align=align,
+                      scale=tuple(loaded.scale))
+
+
+def _prediction_record(image: Image, loaded: LoadedModel, geometry: dict,
+                       plans: list[AxisPlan], *,
+                       n_windows: int, batch_size: int, lo: float, hi: float) -> dict:
+    """``metadata["prediction"]`` of :func:`predict`: the model, normalisation and tiling."""
+    from geosr.core.version import __version__
+
+    dev, halo = loaded.device, geometry["halo"]
     exact = (not geometry["global_context"]) and all(
         p.exact_for(h) for p, h in zip(plans, halo))
-    record = {
+    return {
         "model_sha256": loaded.sha256, "architecture": loaded.architecture,
         "arguments": loaded.arguments, "model_path": str(loaded.path) if loaded.path else None,
-        "scale": list(s), "device": str(dev), "geosr_version": __version__,
+        "scale": list(loaded.scale), "device": str(dev), "geosr_version": __version__,
         "normalization": {**loaded.normalizer.to_dict(), "lo": lo, "hi": hi},
         "tiling": {"tile": [p.window for p in plans],
                    "overlap": [min(p.overlaps, default=0) for p in plans],
                    "margin": [min(p.margins, default=0) for p in plans],
-                   "halo": halo, "alignment": align, "windows": len(windows),
+                   "halo": halo, "alignment": geometry["alignment"], "windows": n_windows,
                    "batch_size": batch_size, "blending": "linear ramp",
                    "precision": "float32" + (" (TF32 off)" if dev.type == "cuda" else ""),
                    "activation_memory_mb_estimate": math.prod(p.window for p in plans)
-                   * geometry["bytes_per_input_pixel"] * min(batch_size, len(windows)) / 2**20,
+                   * geometry["bytes_per_input_pixel"] * min(batch_size, n_windows) / 2**20,
                    "border": "model zero padding; trailing reflection to the alignment",
                    "exact": exact,
                    "global_context": geometry["global_context"]},
         "input": image.describe(),
     }
-    spacing = tuple(sp / f for sp, f in zip(image.spacing, s))
-    origin = tuple(o - (f - 1) * sp / (2 * f) for o, sp, f in zip(image.origin, image.spacing, s))
-    return Image(out, axes, spacing=spacing, unit=image.unit, origin=origin,
-                 metadata={**image.metadata, "prediction": record})
 
 
 @contextlib.contextmanager
