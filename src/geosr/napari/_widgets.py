@@ -182,6 +182,8 @@ class PredictWidget(_GeosrWidget):
                                          "lr_layer": self._source,
                                          "model": str(self.model.value)}
         self.viewer.add_image(data, **kwargs)
+        # the timer may not have ticked before a fast prediction ended: show the final count
+        self.progress.max = max(self._done_tiles[1], 1)
         self.progress.value = self.progress.max
         self.status.value = f"added '{name}'"
 
