@@ -21,3 +21,33 @@ def test_kind_properties_of_a_loaded_model(tmp_path):
     iso = dataclasses.replace(plain, spec={**plain.spec, "isotropic": {"factor": 2}})
     assert iso.is_isotropic and is_isotropic(iso) and not is_isotropic(plain)
     assert not is_isotropic(object())
+
+
+def test_geosr_predict_loads_the_model_once_for_a_folder(tmp_path, monkeypatch):
+    """The CLI resolves the model at the edge and passes the LoadedModel down: three files are
+    predicted with one ``load_model`` call, and every output records that model's hash."""
+    import numpy as np
+
+    import geosr.models.files as files
+    from geosr.cli.main import main
+    from geosr.core import Image
+    from geosr.io import load, save
+
+    model = save_model(tmp_path / "m", build_model("espcn", dims=2, scale=2, features=4))
+    for i in range(3):
+        save(Image(np.random.default_rng(i).random((12, 12)).astype(np.float32), "YX",
+                   spacing=(0.2, 0.2)), tmp_path / "lr" / f"im{i}.tif")
+    calls = []
+
+    def counting_load(*args, **kwargs):
+        calls.append(args[0])
+        return load_model(*args, **kwargs)
+
+    monkeypatch.setattr(files, "load_model", counting_load)
+    assert main(["predict", str(tmp_path / "lr"), "--model", str(model), "--out",
+                 str(tmp_path / "sr"), "--device", "cpu"]) == 0
+    assert len(calls) == 1
+    outs = sorted((tmp_path / "sr").iterdir())
+    assert [p.name for p in outs] == ["im0.tif", "im1.tif", "im2.tif"]
+    hashes = {load(p).metadata["prediction"]["model_sha256"] for p in outs}
+    assert hashes == {load_model(model).sha256} and load(outs[0]).shape == (24, 24)

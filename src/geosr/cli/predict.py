@@ -115,7 +115,7 @@ def predict(
         outputs = predict_files(src, out, loaded, overwrite=overwrite, report=on_file,
                                 progress=on_tiles, tile=_one_or_many(tile),
                                 overlap=_one_or_many(overlap), max_memory_mb=max_memory,
-                                batch_size=batch_size, device=device)
+                                batch_size=batch_size, device=loaded.device)
     typer.echo(f"{len(outputs)} output(s) in {out}")
     if trust:
         from geosr.cli.trust import acquisition_from_options, run_trust

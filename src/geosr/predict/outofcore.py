@@ -203,7 +203,7 @@ def _check_request(volume: Any, loaded: Any, out: Path, dtype: str, pyramid: int
     from geosr.io.outputs import check_output
     from geosr.predict.core import check_compatible
 
-    if "isotropic" in (loaded.spec or {}):
+    if loaded.is_isotropic:
         raise InputError("isotropic reconstruction is not available out of core", where=str(out),
                          hint="write a .tif output (predicted in memory)")
     check_compatible(volume, loaded, where=str(volume.metadata.get("source", "input")))

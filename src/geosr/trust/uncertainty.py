@@ -201,7 +201,7 @@ def _hetero_images(image: Image, model: Any, **predict_kwargs: Any) -> tuple[Ima
                           f"head", where="uncertainty",
                           hint="train with model.name: hetero (base: your architecture), or "
                                "use --uncertainty tta")
-    if image.dims == 3 and "isotropic" in loaded.spec:
+    if image.dims == 3 and loaded.is_isotropic:
         raise ConfigError("the variance of isotropic (plane-wise) prediction is not "
                           "implemented", where="uncertainty", hint="use --uncertainty tta")
     inner = loaded.module
