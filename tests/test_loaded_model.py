@@ -51,3 +51,21 @@ def test_geosr_predict_loads_the_model_once_for_a_folder(tmp_path, monkeypatch):
     assert [p.name for p in outs] == ["im0.tif", "im1.tif", "im2.tif"]
     hashes = {load(p).metadata["prediction"]["model_sha256"] for p in outs}
     assert hashes == {load_model(model).sha256} and load(outs[0]).shape == (24, 24)
+
+
+def test_the_geometry_cache_does_not_mix_models_with_the_same_weights(tmp_path):
+    """A care net's upsampling has no weights: at scale 2 and 3 the same seed gives the same
+    weights hash, but not the same halo and alignment (the cache once returned the first)."""
+    import torch
+
+    from geosr.predict.core import model_geometry
+
+    loaded = []
+    for scale in (2, 3):
+        torch.manual_seed(0)
+        loaded.append(load_model(save_model(tmp_path / f"x{scale}", build_model(
+            "care", dims=2, scale=scale, features=4))))
+    assert loaded[0].sha256 == loaded[1].sha256
+    first, second = (model_geometry(m) for m in loaded)
+    assert (first["halo"], first["alignment"]) == ([12, 12], [2, 2])
+    assert (second["halo"], second["alignment"]) == ([8, 8], [4, 4])

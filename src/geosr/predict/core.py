@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import math
 import os
 from pathlib import Path
@@ -34,7 +35,7 @@ __all__ = ["predict", "DEFAULT_MAX_MEMORY_MB", "resolve_model", "check_compatibl
 #: half the free GPU memory).
 DEFAULT_MAX_MEMORY_MB = 1024.0
 
-_GEOMETRY_CACHE: dict[tuple, dict[str, Any]] = {}
+_GEOMETRY_CACHE: dict[str, dict[str, Any]] = {}
 
 
 def resolve_model(model: Any, device: Any = "auto") -> Any:
@@ -105,14 +106,26 @@ def check_compatible(image: Image, model: Any, where: str = "image",
                                   "model's scale to override")
 
 
+def _geometry_key(model: Any) -> str:
+    """What the geometry depends on: the architecture, its arguments, dims, scale, channels,
+    the residual and the recorded summary (and the device). Not the weights hash alone: two
+    models with the same weights (a care net at scale 2 and 3 whose upsampling has no
+    weights) have different halos and alignments."""
+    return json.dumps([model.sha256, str(model.device), model.architecture, model.arguments,
+                       model.dims, list(model.scale), model.in_channels, model.out_channels,
+                       model.spec.get("residual_over", "none"),
+                       (model.spec.get("summary") or {}).get("halo")],
+                      sort_keys=True, default=str)
+
+
 def model_geometry(model: Any) -> dict[str, Any]:
     """Halo and alignment (input pixels per axis), global context and an activation-memory
-    estimate (bytes per input pixel/voxel) of a loaded model; cached by weights hash."""
+    estimate (bytes per input pixel/voxel) of a loaded model; cached by :func:`_geometry_key`."""
     import torch
 
     from geosr.models.summary import count_flops, receptive_field
 
-    key = (model.sha256, str(model.device))
+    key = _geometry_key(model)
     if key in _GEOMETRY_CACHE:
         return _GEOMETRY_CACHE[key]
     summary = model.spec.get("summary") or {}
