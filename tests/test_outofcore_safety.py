@@ -135,7 +135,7 @@ def test_predict_refuses_bad_outputs_before_predicting(tmp_path, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("predict ran before the output was checked")
 
-    monkeypatch.setattr(batch, "predict", never)
+    monkeypatch.setattr(batch, "predict_loaded", never)
     with pytest.raises(ConfigError, match="cannot write '.jpg' files"):
         batch.predict_files(src, tmp_path / "sr.jpg", model, device="cpu")
     with pytest.raises(ConfigError, match="cannot write in the folder /proc"):

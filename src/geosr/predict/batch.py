@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from geosr.core.errors import ConfigError, InputError
-from geosr.predict.core import check_compatible, predict, resolve_model
+from geosr.predict.core import check_compatible, predict_loaded, resolve_model
 
 if TYPE_CHECKING:   # torch is imported by geosr.models only when a model is loaded
     from geosr.models.files import LoadedModel
@@ -132,7 +132,7 @@ def predict_files(src: str | os.PathLike, dst: str | os.PathLike,
             status = "skipped"
         else:
             image = load(source)
-            result = predict(image, loaded, device=loaded.device, **kwargs)
+            result = predict_loaded(image, loaded, **kwargs)
             record = {**result.metadata["prediction"], "source": _source_record(source)}
             save(result.with_metadata(prediction=record), output)
             status = "written"

@@ -27,8 +27,8 @@ from geosr.predict.tiling import AxisPlan, axis_weight_sums, axis_weights, plan_
 if TYPE_CHECKING:
     from geosr.models.files import LoadedModel
 
-__all__ = ["predict", "DEFAULT_MAX_MEMORY_MB", "resolve_model", "check_compatible",
-           "model_geometry"]
+__all__ = ["predict", "predict_loaded", "DEFAULT_MAX_MEMORY_MB", "resolve_model",
+           "check_compatible", "model_geometry"]
 
 #: Least memory budget (MB) for activations on the CPU when neither ``tile`` nor
 #: ``max_memory_mb`` is given (the default is a quarter of the RAM, at least this; on CUDA,
@@ -267,8 +267,19 @@ def predict(image: Image | np.ndarray, model: Any, *, tile: int | Sequence[int] 
         shifted by ``−(s−1)·spacing/(2s)`` per axis (pixel centres of the finer grid),
         ``metadata["prediction"]`` = model hash, architecture, scale, tiling, device.
     """
-    image = as_image(image)
-    loaded = resolve_model(model, device)
+    return predict_loaded(as_image(image), resolve_model(model, device), tile=tile,
+                          overlap=overlap, max_memory_mb=max_memory_mb, batch_size=batch_size,
+                          scale=scale, progress=progress)
+
+
+def predict_loaded(image: Image, loaded: LoadedModel, *, tile: Any = None, overlap: Any = None,
+                   max_memory_mb: float | None = None, batch_size: int = 1, scale: Any = None,
+                   progress: Callable[[int, int], None] | None = None) -> Image:
+    """:func:`predict` with a model already resolved (:func:`resolve_model`: on its device, in
+    eval mode), for callers that predict many images with one model (no re-resolution per
+    image), e.g. ``predict_loaded(load("a.tif"), resolve_model("model/", "cpu"), tile=64)``.
+    Parameters and result as :func:`predict`.
+    """
     if image.dims == 3 and loaded.is_isotropic:   # a 2D model for XZ/YZ planes
         from geosr.predict.isotropic import predict_isotropic
 
