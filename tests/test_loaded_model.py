@@ -4,6 +4,7 @@ check at each place that needs it."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from geosr.models import build_model
 from geosr.models.files import load_model, save_model
@@ -23,12 +24,19 @@ def test_kind_properties_of_a_loaded_model(tmp_path):
     assert not is_isotropic(object())
 
 
+def _counting(function, calls, *args, **kwargs):
+    calls.append(args)
+    return function(*args, **kwargs)
+
+
 def test_geosr_predict_loads_the_model_once_for_a_folder(tmp_path, monkeypatch):
     """The CLI resolves the model at the edge and passes the LoadedModel down: three files are
     predicted with one ``load_model`` call, and every output records that model's hash."""
     import numpy as np
 
     import geosr.models.files as files
+    import geosr.predict.batch as batch
+    import geosr.predict.core as core
     from geosr.cli.main import main
     from geosr.core import Image
     from geosr.io import load, save
@@ -44,9 +52,14 @@ def test_geosr_predict_loads_the_model_once_for_a_folder(tmp_path, monkeypatch):
         return load_model(*args, **kwargs)
 
     monkeypatch.setattr(files, "load_model", counting_load)
+    resolved = []
+    for module in (core, batch):   # the CLI's resolution, then predict_files' check of it
+        monkeypatch.setattr(module, "resolve_model", functools.partial(
+            _counting, module.resolve_model, resolved))
     assert main(["predict", str(tmp_path / "lr"), "--model", str(model), "--out",
                  str(tmp_path / "sr"), "--device", "cpu"]) == 0
     assert len(calls) == 1
+    assert len(resolved) == 2     # not once more per file
     outs = sorted((tmp_path / "sr").iterdir())
     assert [p.name for p in outs] == ["im0.tif", "im1.tif", "im2.tif"]
     hashes = {load(p).metadata["prediction"]["model_sha256"] for p in outs}
