@@ -222,8 +222,8 @@ def _markdown(r: dict) -> str:
         "",
         "| workers | hours | core-hours | cost (USD) |", "|---|---|---|---|"]
     for p in r["projection_2000"]["rows"]:
-        lines.append(f"| {p['workers']} | {p['hours']:.1f} | {p['core_hours']:.0f} | "
-                     f"{p['cost_usd']:.0f} |")
+        lines.append(f"| {p['workers']} | {p['hours']:.2f} | {p['core_hours']:.1f} | "
+                     f"{p['cost_usd']:.2f} |")
     return "\n".join(lines)
 
 
