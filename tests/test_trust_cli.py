@@ -72,6 +72,10 @@ def test_predict_trust_writes_maps_and_verdict(files, capsys):
     assert "correct" not in json.dumps(summary["verdict"]).replace("incorrect", "")
     verdict, sr = load(folder / "verdict.tif"), load(out)
     assert verdict.shape == (4, 4) and verdict.spacing == pytest.approx((1.6, 1.6))
+    # the tile map overlays the LR image: its origin is the centre of the first 8x8 LR tile
+    lr = load(files["lr"])
+    assert verdict.origin == pytest.approx(tuple(o + 3.5 * s for o, s in
+                                                 zip(lr.origin, lr.spacing)))
     assert load(folder / "nullspace.tif").spacing == pytest.approx(sr.spacing)
     assert load(folder / "consistency_z.tif").shape == (32, 32)
     assert "trust: red" in printed

@@ -92,9 +92,12 @@ class TrustContext:
                      origin=self.pred.origin)
 
     def tile_map(self, values: np.ndarray, dtype: Any = np.float32) -> Image:
-        """A map on the tile grid (one value per tile)."""
+        """A map on the tile grid (one value per tile), its origin at the centre of the first
+        tile so that it overlays the LR image in physical space."""
+        origin = tuple(o + (t - 1) / 2 * s for o, t, s in
+                       zip(self.low.origin, self.sizes, self.low.spacing))
         return Image(np.asarray(values, dtype), self.low.spatial_axes,
-                     spacing=self.tile_spacing, unit=self.low.unit)
+                     spacing=self.tile_spacing, unit=self.low.unit, origin=origin)
 
     @property
     def uncertainty_kind(self) -> str | None:
