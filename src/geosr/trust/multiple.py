@@ -72,40 +72,42 @@ def _check_level(level: float) -> float:
     return float(level)
 
 
-def holm(pvalues: np.ndarray, level: float = DEFAULT_LEVEL) -> np.ndarray:
-    """Boolean mask of the p-values Holm's step-down procedure rejects at ``level``."""
+def _step_procedure(pvalues: np.ndarray, level: float, n_rejected) -> np.ndarray:
+    """Mask of the smallest ``n_rejected(sorted finite p-values, level)`` finite p-values
+    (NaN/inf p-values are never rejected)."""
     p = np.asarray(pvalues, dtype=np.float64)
     out = np.zeros(p.shape, dtype=bool)
     finite = np.isfinite(p)
     vals = p[finite]
-    m = vals.size
-    if m == 0:
+    if vals.size == 0:
         return out
     order = np.argsort(vals, kind="stable")
-    ok = vals[order] <= _check_level(level) / (m - np.arange(m))
-    k = m if ok.all() else int(np.argmin(ok))           # first failure stops the procedure
-    rejected = np.zeros(m, dtype=bool)
-    rejected[order[:k]] = True
+    rejected = np.zeros(vals.size, dtype=bool)
+    rejected[order[:n_rejected(vals[order], _check_level(level))]] = True
     out[finite] = rejected
     return out
+
+
+def _holm_count(sorted_p: np.ndarray, level: float) -> int:
+    m = sorted_p.size
+    ok = sorted_p <= level / (m - np.arange(m))
+    return m if ok.all() else int(np.argmin(ok))        # first failure stops the procedure
+
+
+def _bh_count(sorted_p: np.ndarray, level: float) -> int:
+    m = sorted_p.size
+    ok = np.nonzero(sorted_p <= level * np.arange(1, m + 1) / m)[0]
+    return int(ok[-1] + 1) if ok.size else 0
+
+
+def holm(pvalues: np.ndarray, level: float = DEFAULT_LEVEL) -> np.ndarray:
+    """Boolean mask of the p-values Holm's step-down procedure rejects at ``level``."""
+    return _step_procedure(pvalues, level, _holm_count)
 
 
 def benjamini_hochberg(pvalues: np.ndarray, level: float = DEFAULT_LEVEL) -> np.ndarray:
     """Boolean mask of the p-values the Benjamini–Hochberg step-up procedure rejects."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.zeros(p.shape, dtype=bool)
-    finite = np.isfinite(p)
-    vals = p[finite]
-    m = vals.size
-    if m == 0:
-        return out
-    order = np.argsort(vals, kind="stable")
-    ok = np.nonzero(vals[order] <= _check_level(level) * np.arange(1, m + 1) / m)[0]
-    rejected = np.zeros(m, dtype=bool)
-    if ok.size:
-        rejected[order[: ok[-1] + 1]] = True
-    out[finite] = rejected
-    return out
+    return _step_procedure(pvalues, level, _bh_count)
 
 
 def control(pvalues: np.ndarray, level: float = DEFAULT_LEVEL, method: str = "holm"
