@@ -327,6 +327,33 @@ class TestStackConnectivity:
         with pytest.raises(InputError, match="volume"):
             stack_connectivity(annulus(), annulus())
 
+    @pytest.mark.parametrize("between", [False, True])
+    def test_pair_counts_equal_brute_force(self, between):
+        """Grouped pair counting equals counting every terminal pair, also when terminals of
+        one truth component touch overlapping, non-nested sets of prediction components."""
+        from itertools import combinations, product
+
+        from geosr.assess.network.connectivity import _pairs
+
+        rng = np.random.default_rng(3)
+        for _ in range(200):
+            n = int(rng.integers(2, 9))
+            comp = rng.integers(0, 3, n)
+            sets = [frozenset(rng.choice(5, int(rng.integers(0, 3)), replace=False).tolist())
+                    for _ in range(n)]
+            if between:
+                k = int(rng.integers(1, n))
+                a, b = np.arange(k), np.arange(k, n)
+                got = _pairs(a, [sets[i] for i in a], comp[a], b, [sets[i] for i in b], comp[b])
+                pairs = list(product(a.tolist(), b.tolist()))
+            else:
+                got = _pairs(np.arange(n), sets, comp)
+                pairs = list(combinations(range(n), 2))
+            conn = sum(comp[i] == comp[j] for i, j in pairs)
+            joined = [(i, j) for i, j in pairs if sets[i] & sets[j]]
+            kept = sum(comp[i] == comp[j] for i, j in joined)
+            assert got == (conn, kept, len(joined) - kept)
+
 
 # --------------------------------------------------------------------------- lacunae, fabric
 class TestLacunaeAndFabric:

@@ -97,6 +97,9 @@ def _pairs(keys_a: np.ndarray, sets_a: list[frozenset], comp_a: np.ndarray,
     for key in gb:
         for lab in key[1]:
             by_label_b.setdefault(lab, []).append(key)
+    # a total order on the groups, so each unordered pair within one set is counted once
+    # (tuples holding frozensets compare by subset, which is not a total order)
+    rank = {key: i for i, key in enumerate(gb)}
     preserved = false = 0
     for ka, na in ga.items():
         partners = set()
@@ -105,7 +108,7 @@ def _pairs(keys_a: np.ndarray, sets_a: list[frozenset], comp_a: np.ndarray,
         for kb in partners:
             nb = gb[kb]
             if same_set:
-                n = na * (na - 1) // 2 if kb == ka else (na * nb if ka < kb else 0)
+                n = na * (na - 1) // 2 if kb == ka else (na * nb if rank[ka] < rank[kb] else 0)
             else:
                 n = na * nb
             if ka[0] == kb[0]:
