@@ -48,8 +48,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = ROOT / "runs" / "benchmarks" / "real_structure"
 sys.path.insert(0, str(HERE))
-from _real_structure_protocol import (SPACING_UM, TEST, TRAIN, VAL, bicubic,  # noqa: E402
-                                      make_split, normalised_volume, peer_metrics)
+from _real_structure_protocol import bicubic, make_split, peer_metrics  # noqa: E402
+from _real_structure_volumes import VOLUMES, VolumeSpec, get_volume  # noqa: E402
 
 RAMP = {"start": 0.2, "warmup": 0.3}
 TAU = 0.05
@@ -63,43 +63,48 @@ ARMS: dict[str, dict[str, Any]] = {
                                           "block": 32, **RAMP}},
     "skeleton_recall": {"l1": 1.0, "skeleton_recall": {"weight": 0.1, "tau": TAU, **RAMP}},
 }
-BLOCK_3D = range(160, 199)
 PEERS = {"psnr": 24.84, "euler_slice_rel_error": -0.033, "components_slice_rel_error": -0.135}
 
 
-def prepare(scale: int) -> tuple[Path, dict[str, Any]]:
-    """LR/HR TIFF folders of the train + validation slices, the contiguous test block, the Otsu
-    threshold (raw and in the trainer's normalised units)."""
+def prepare(scale: int, volume: str = "lhdl") -> tuple[Path, dict[str, Any]]:
+    """LR/HR TIFF folders of the train + validation slices, the contiguous test block, the
+    threshold (the volume's, else Otsu of the HR test stack; raw and in the trainer's
+    normalised units)."""
     from skimage.filters import threshold_otsu
 
     from geosr.core.image import Image
     from geosr.io import save
 
-    vol = normalised_volume()
-    root = WORK / f"data_x{scale}"
-    train = make_split(vol, TRAIN, scale)
-    val = make_split(vol, VAL, scale)
+    spec = get_volume(volume)
+    vol = spec.load()
+    zs = spec.splits(vol.shape[0])
+    spacing = spec.spacing_um
+    root = WORK / (f"data_x{scale}" if volume == "lhdl" else f"{volume}_data_x{scale}")
+    train = make_split(vol, zs.train, scale)
+    val = make_split(vol, zs.val, scale)
     if not (root / "done").exists():
         shutil.rmtree(root, ignore_errors=True)
         for sp in (train, val):
             for z, hr, lr in zip(sp.z, sp.hr, sp.lr):
-                save(Image(hr.astype(np.float32), "YX", spacing=(SPACING_UM,) * 2),
+                save(Image(hr.astype(np.float32), "YX", spacing=(spacing,) * 2),
                      root / "hr" / f"s{z:03d}.tif")
-                save(Image(lr.astype(np.float32), "YX", spacing=(SPACING_UM * scale,) * 2),
+                save(Image(lr.astype(np.float32), "YX", spacing=(spacing * scale,) * 2),
                      root / "lr" / f"s{z:03d}.tif")
         (root / "done").write_text("ok")
-    block = make_split(vol, BLOCK_3D, scale)
-    test_idx = [BLOCK_3D.index(z) for z in TEST]
-    threshold = float(threshold_otsu(block.hr[test_idx]))
+    block = make_split(vol, zs.block, scale)
+    test_idx = [zs.block.index(z) for z in zs.test]
+    threshold = (float(threshold_otsu(block.hr[test_idx])) if spec.threshold is None
+                 else spec.threshold)
     # the trainer maps HR with each LR slice's 1 / 99.8 percentiles: the pore threshold in
     # those units, pooled over the training slices (as in _geometry_real)
     lo, hi = np.mean([np.percentile(x, [1.0, 99.8]) for x in train.lr], axis=0)
     return root, {"block": block, "test_idx": test_idx, "threshold": threshold,
-                  "threshold_normalised": float((threshold - lo) / (hi - lo))}
+                  "threshold_normalised": float((threshold - lo) / (hi - lo)),
+                  "spec": spec, "val_names": [f"s{z:03d}" for z in zs.val]}
 
 
 def make_config(arm: str, root: Path, scale: int, seed: int, steps: int,
-                threshold: float) -> dict[str, Any]:
+                threshold: float, val_names: list[str]) -> dict[str, Any]:
     loss = copy.deepcopy(ARMS[arm])
     for item in loss.values():
         if isinstance(item, dict):
@@ -108,7 +113,7 @@ def make_config(arm: str, root: Path, scale: int, seed: int, steps: int,
                 item[key] = int(round(item[key] * steps))
     return {"seed": seed, "scale": scale,
             "data": {"source": "folders", "lr": str(root / "lr"), "hr": str(root / "hr"),
-                     "split": {"by": "image", "names": [f"s{z:03d}" for z in VAL]}},
+                     "split": {"by": "image", "names": val_names}},
             "model": copy.deepcopy(MODEL), "loss": loss,
             "train": {"steps": steps, "threads": 1, "device": "cpu",
                       "checkpoint_every": max(steps, 1)},
@@ -117,16 +122,27 @@ def make_config(arm: str, root: Path, scale: int, seed: int, steps: int,
 
 
 def evaluate(stack: np.ndarray, ctx: dict[str, Any]) -> dict[str, Any]:
-    """Peer metrics on the test slices, 3D metrics on the block, invented/missed."""
+    """Peer metrics on the test slices, 3D metrics on the block, invented/missed — all of the
+    volume's structure phase (a dark phase is measured on the inverted images, 1 − I)."""
     from _real_structure_metrics import compare_3d, invented_missed, structure_3d
+    from _real_structure_pore import compare_pore_3d, pore_3d
 
-    block, idx, t = ctx["block"], ctx["test_idx"], ctx["threshold"]
+    spec: VolumeSpec = ctx["spec"]
+    idx, t, hr = ctx["test_idx"], ctx["threshold"], ctx["block"].hr
     stack = np.clip(stack, 0.0, 1.0)
-    row = peer_metrics(stack[idx], block.hr[idx], t)
-    if "truth_3d" not in ctx:
-        ctx["truth_3d"] = structure_3d(block.hr > t)
-    row.update(compare_3d(structure_3d(stack > t), ctx["truth_3d"]))
-    row.update(invented_missed(stack[idx] > t, block.hr[idx] > t))
+    if spec.phase == "dark":
+        stack, hr, t = 1.0 - stack, 1.0 - hr, 1.0 - t
+    row = peer_metrics(stack[idx], hr[idx], t)
+    pred, truth = stack > t, hr > t
+    if spec.phase == "dark":
+        if "truth_3d" not in ctx:
+            ctx["truth_3d"] = pore_3d(truth, spec.spacing_um)
+        row.update(compare_pore_3d(pred, truth, ctx["truth_3d"], spec.spacing_um))
+    else:
+        if "truth_3d" not in ctx:
+            ctx["truth_3d"] = structure_3d(truth, spec.spacing_um)
+        row.update(compare_3d(structure_3d(pred, spec.spacing_um), ctx["truth_3d"]))
+    row.update(invented_missed(pred[idx], truth[idx]))
     return row
 
 
@@ -138,7 +154,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from geosr import train
     from geosr.predict import predict
 
-    _, ctx = prepare(job["scale"])
+    _, ctx = prepare(job["scale"], job["volume"])
     out = Path(job["out"])
     shutil.rmtree(out, ignore_errors=True)
     t0, w0 = time.process_time(), time.perf_counter()
@@ -147,7 +163,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     stack = np.stack([predict(lr.astype(np.float32), model, device="cpu").numpy()
                       for lr in ctx["block"].lr]).astype(np.float64)
     spec = json.loads((Path(model) / "model.json").read_text())
-    rec = {k: job[k] for k in ("arm", "seed", "scale", "steps", "seconds_per_step")}
+    rec = {k: job[k] for k in ("volume", "arm", "seed", "scale", "steps", "seconds_per_step")}
     rec.update({"train_cpu_s": cpu, "train_wall_s": wall,
                 "parameters": spec["summary"]["parameters"], **evaluate(stack, ctx)})
     print(json.dumps({k: rec[k] for k in ("arm", "seed", "psnr", "euler_slice_rel_error",
@@ -156,13 +172,32 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- summary
-KEYS = ("psnr", "euler_slice_rel_error", "components_slice_rel_error", "bvtv_3d_rel_error",
-        "connd_mm3_3d_rel_error", "components_3d_rel_error", "tbth_um_3d_rel_error",
-        "tbsp_um_3d_rel_error", "components_invented_share", "components_missed_share",
-        "branches_invented_share", "branches_missed_share")
+_SHARES = ("components_invented_share", "components_missed_share", "branches_invented_share",
+           "branches_missed_share")
+#: phase → (summary key, column head); the first is PSNR, the others signed shares/errors
+COLUMNS = {
+    "bright": [("psnr", "PSNR dB"), ("euler_slice_rel_error", "per-slice Euler err"),
+               ("components_slice_rel_error", "per-slice comp. err"),
+               ("bvtv_3d_rel_error", "3D BV/TV err"), ("connd_mm3_3d_rel_error", "Conn.D err"),
+               ("components_3d_rel_error", "3D comp. err"), ("tbth_um_3d_rel_error", "Tb.Th err"),
+               ("tbsp_um_3d_rel_error", "Tb.Sp err")],
+    "dark": [("psnr", "PSNR dB"), ("euler_slice_rel_error", "per-slice pore Euler err"),
+             ("components_slice_rel_error", "per-slice pore comp. err"),
+             ("porosity_3d_rel_error", "porosity err"), ("euler_3d_rel_error", "3D Euler err"),
+             ("connd_mm3_3d_rel_error", "Conn.D err"),
+             ("components_3d_rel_error", "3D pore comp. err"),
+             ("largest_share_3d_rel_error", "largest-comp. share err"),
+             ("connections_preserved_3d", "face connections kept"),
+             ("through_preserved_3d", "z-through kept")],
+}
+for _cols in COLUMNS.values():
+    _cols += [(k, k.replace("_share", "").replace("_", " ").replace("components", "comp."))
+              for k in _SHARES]
+KEYS = tuple(k for k, _ in COLUMNS["bright"])      # LHDL's, as before
 
 
-def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarize(runs: list[dict[str, Any]], keys: tuple[str, ...] = KEYS
+              ) -> list[dict[str, Any]]:
     from _equal_budget import stats
 
     out = []
@@ -170,7 +205,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rs = [r for r in runs if r["arm"] == arm]
         entry = {"arm": arm, "runs": len(rs), "parameters": rs[0].get("parameters"),
                  "steps": rs[0].get("steps")}
-        entry.update({k: stats([r[k] for r in rs]) for k in KEYS})
+        entry.update({k: stats([r[k] for r in rs]) for k in keys})
         out.append(entry)
     return out
 
@@ -184,20 +219,26 @@ def _fmt(v: Any, pct: bool) -> str:
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    head = ["arm", "params", "steps", "PSNR dB", "per-slice Euler err", "per-slice comp. err",
-            "3D BV/TV err", "Conn.D err", "3D comp. err", "Tb.Th err", "Tb.Sp err",
-            "comp. invented", "comp. missed", "branches invented", "branches missed"]
-    lines = [f"# real_structure (LHDL ×{doc['scale']}, {doc['budget_cpu_s']:.0f} CPU-s per run, "
-             f"seeds {doc['seeds']})", "", "| " + " | ".join(head) + " |",
+    spec = get_volume(doc.get("volume", "lhdl"))
+    cols = COLUMNS[spec.phase]
+    head = ["arm", "params", "steps"] + [h for _, h in cols]
+    lines = [f"# real_structure ({spec.title} ×{doc['scale']}, {doc['budget_cpu_s']:.0f} CPU-s "
+             f"per run, seeds {doc['seeds']})", "", "| " + " | ".join(head) + " |",
              "|---|" + "---:|" * (len(head) - 1)]
     for r in [doc["bicubic"]] + doc["summary"]:
         cells = [r.get("arm", "bicubic"), f"{r.get('parameters') or 0:,}",
                  str(r.get("steps") or "–"), _fmt(r["psnr"], False)]
-        cells += [_fmt(r[k], True) for k in KEYS[1:]]
+        cells += [_fmt(r[k], not k.endswith("preserved_3d")) for k, _ in cols[1:]]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Invented share = invented / predicted count; missed share = missed / truth "
-              "count (components and skeleton branches, summed over the 20 test slices). "
+              f"count (components and skeleton branches, summed over the {doc.get('n_test', 20)} "
+              "test slices). "
               "Errors are signed relative errors vs the HR truth; mean ± sd over seeds."]
+    if spec.phase == "dark":
+        lines += ["", "Structure = the pore (dark) phase below the threshold. Face connections "
+                  "kept / z-through kept: share of the truth's pore connections between patches "
+                  "on the test block's faces (all / first-to-last z slice) that one predicted "
+                  "pore component keeps (1 = all)."]
     return "\n".join(lines) + "\n"
 
 
@@ -222,6 +263,7 @@ def main() -> None:
     from _equal_budget import cpu_per_step, init_worker
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--volume", default="lhdl", choices=list(VOLUMES))
     p.add_argument("--arms", nargs="+", default=["l1", "euler"], choices=list(ARMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--scale", type=int, default=4, choices=(2, 4))
@@ -233,34 +275,40 @@ def main() -> None:
     p.add_argument("--results", type=Path, default=HERE / "results")
     args = p.parse_args()
 
-    root, ctx = prepare(args.scale)
+    root, ctx = prepare(args.scale, args.volume)
     bic = evaluate(np.stack([bicubic(x, args.scale) for x in ctx["block"].lr]), ctx)
     bic["arm"] = "bicubic"
-    doc: dict[str, Any] = {"scale": args.scale, "budget_cpu_s": args.budget_s,
+    doc: dict[str, Any] = {"volume": args.volume, "spacing_um": ctx["spec"].spacing_um,
+                           "n_test": len(ctx["test_idx"]),
+                           "scale": args.scale, "budget_cpu_s": args.budget_s,
                            "seeds": args.seeds, "threshold": ctx["threshold"],
                            "threshold_normalised": ctx["threshold_normalised"],
-                           "peers_bicubic": PEERS, "bicubic": bic, "runs": [], "summary": []}
+                           "peers_bicubic": PEERS if args.volume == "lhdl" else None,
+                           "bicubic": bic, "runs": [], "summary": []}
     print(json.dumps({k: bic[k] for k in ("psnr", "euler_slice_rel_error",
                                           "components_slice_rel_error")}), flush=True)
     if args.bicubic_only:
         _write(args, doc)
         print(markdown(doc))
         return
-    t = ctx["threshold_normalised"]
+    t, names = ctx["threshold_normalised"], ctx["val_names"]
+    keys = tuple(k for k, _ in COLUMNS[ctx["spec"].phase])
+    prefix = "" if args.volume == "lhdl" else f"{args.volume}_"
     with mp.get_context("spawn").Pool(args.workers, initializer=init_worker) as pool:
-        cal = pool.map(cpu_per_step, [make_config(a, root, args.scale, 0, 100, t)
+        cal = pool.map(cpu_per_step, [make_config(a, root, args.scale, 0, 100, t, names)
                                       for a in args.arms])
         jobs = []
         for arm, c in zip(args.arms, cal):
             steps = max(50, int(args.budget_s / c["seconds_per_step"]))
             for seed in args.seeds:
-                jobs.append({"arm": arm, "seed": seed, "scale": args.scale, "steps": steps,
+                jobs.append({"volume": args.volume, "arm": arm, "seed": seed,
+                             "scale": args.scale, "steps": steps,
                              "seconds_per_step": c["seconds_per_step"],
-                             "config": make_config(arm, root, args.scale, seed, steps, t),
-                             "out": str(WORK / f"x{args.scale}_{arm}_s{seed}")})
+                             "config": make_config(arm, root, args.scale, seed, steps, t, names),
+                             "out": str(WORK / f"{prefix}x{args.scale}_{arm}_s{seed}")})
         for rec in pool.imap_unordered(run_one, jobs):
             doc["runs"].append(rec)
-            doc["summary"] = summarize(doc["runs"])
+            doc["summary"] = summarize(doc["runs"], keys)
             _write(args, doc)
     print(markdown(doc))
 
