@@ -75,7 +75,8 @@ DOSES = (2e3, 2e4)
 TRAIN_I0 = (1e3, 4e4)
 ACQUISITIONS = {"xtremect2": {"voxel_um": 60.7, "scale": 4},
                 "xtremect1": {"voxel_um": 82.0, "scale": 6}}
-SR_ACQUISITION = "xtremect2"
+SR_ACQUISITIONS = ("xtremect2", "xtremect1")  # both get the two SR arms
+PATCH_LR = 16  # training patch, LR pixels (HR patch = PATCH_LR × scale: 64 at ×4, 96 at ×6)
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,6 +89,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=HERE / "results")
     p.add_argument("--trust-control", action="store_true",
                    help="only add the ground truth's trust verdict to existing results")
+    p.add_argument("--report", action="store_true",
+                   help="only rewrite the Markdown and the plot from the existing JSON")
+    p.add_argument("--train-only", choices=sorted(ACQUISITIONS), nargs="+", default=None,
+                   help="train SR models only for these acquisitions and reuse the models "
+                        "recorded in the existing results JSON for the others; every "
+                        "condition is evaluated again (deterministic LR seeds)")
     return p.parse_args(argv)
 
 
@@ -134,14 +141,15 @@ def ct_noise_sd(acq: str, i0: float, n_angles: int | None) -> float:
 
 
 # ---------------------------------------------------------------------- training
-def training_config(arm: str, seed: int, hr_dir: Path, val_names: list[str], steps: int,
-                    noise: tuple[float, float], n_angles: int | None, threads: int,
-                    out: Path) -> dict[str, Any]:
+def training_config(acq: str, arm: str, seed: int, hr_dir: Path, val_names: list[str],
+                    steps: int, noise: tuple[float, float], n_angles: int | None,
+                    threads: int, out: Path, patch_lr: int = PATCH_LR) -> dict[str, Any]:
     from geosr.degrade.ct_presets import get_preset
 
-    preset = get_preset(SR_ACQUISITION)
+    preset = get_preset(acq)
+    scale = ACQUISITIONS[acq]["scale"]
     if arm == "sr_ct":
-        ct = {"preset": SR_ACQUISITION, "intensity_range": [PORE, BONE],
+        ct = {"preset": acq, "intensity_range": [PORE, BONE],
               "i0": {"low": TRAIN_I0[0], "high": TRAIN_I0[1], "log": True}}
         if n_angles:
             ct["n_angles"] = n_angles
@@ -151,12 +159,12 @@ def training_config(arm: str, seed: int, hr_dir: Path, val_names: list[str], ste
                        "read_noise": {"low": noise[1], "high": noise[0], "log": True},
                        "variants": 3}
     return {
-        "version": 1, "seed": seed, "scale": ACQUISITIONS[SR_ACQUISITION]["scale"],
+        "version": 1, "seed": seed, "scale": scale,
         "data": {"source": "degrade", "hr": str(hr_dir), "degradation": degradation,
                  "split": {"by": "image", "names": val_names}},
         "model": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
         "loss": [{"name": "l1", "weight": 1.0}],
-        "patch": {"size": 64, "foreground_bias": 0.5},
+        "patch": {"size": patch_lr * scale, "foreground_bias": 0.5},
         "augment": {"flips": True, "rot90": True},
         "normalization": {"p_low": 1.0, "p_high": 99.8, "target": "input"},
         "train": {"steps": steps, "batch_size": 16, "lr": 0.002, "schedule": "cosine",
@@ -168,23 +176,28 @@ def training_config(arm: str, seed: int, hr_dir: Path, val_names: list[str], ste
     }
 
 
-def train_models(args, hr_dir: Path, val_names: list[str], noise: tuple[float, float],
-                 n_angles: int | None, steps: int) -> dict[str, list[dict[str, Any]]]:
+def train_models(args, acq: str, hr_dir: Path, val_names: list[str],
+                 noise: tuple[float, float], n_angles: int | None, steps: int
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """The two SR arms × ``args.seeds`` training seeds for one acquisition (XtremeCT II's runs
+    keep their original folders ``<work>/<arm>_seed<k>``, the others go to ``<work>/<acq>/``)."""
     from geosr.train import train
 
+    work = args.work if acq == "xtremect2" else args.work / acq
     models: dict[str, list[dict[str, Any]]] = {"sr_ct": [], "sr_image": []}
     for seed in range(args.seeds):
         for arm in models:
-            out = args.work / f"{arm}_seed{seed}"
+            out = work / f"{arm}_seed{seed}"
             if out.exists():
                 shutil.rmtree(out)
-            cfg = training_config(arm, seed, hr_dir, val_names, steps, noise, n_angles,
-                                  args.threads, out)
+            cfg = training_config(acq, arm, seed, hr_dir, val_names, steps, noise, n_angles,
+                                  args.threads, out, 8 if args.quick else PATCH_LR)
             t0 = time.perf_counter()
             path = train(cfg)
             wall = time.perf_counter() - t0
-            models[arm].append({"seed": seed, "path": str(path), "train_wall_s": round(wall, 1)})
-            print(f"trained {arm} seed {seed} in {wall:.0f} s -> {path}", flush=True)
+            models[arm].append({"seed": seed, "path": str(path), "steps": steps,
+                                "train_wall_s": round(wall, 1)})
+            print(f"trained {acq} {arm} seed {seed} in {wall:.0f} s -> {path}", flush=True)
     return models
 
 
@@ -205,7 +218,10 @@ def pore_stats(pores: np.ndarray, truth: np.ndarray, pixel_um: float) -> dict[st
     diam = 2.0 * np.sqrt(t_area / np.pi) * pixel_um
     p_diam = 2.0 * np.sqrt(p_area / np.pi) * pixel_um
     detected = t_hit >= 0.25 * t_area
+    tp, fp, fn = (float(np.sum(m)) for m in (pores & truth, pores & ~truth, ~pores & truth))
     return {"ct_po": float(pores.mean()), "density_per_mm2": n_p / area_mm2,
+            "pixel_error": (fp + fn) / truth.size, "invented": fp / truth.size,
+            "missed": fn / truth.size, "dice": 2 * tp / max(2 * tp + fp + fn, 1.0),
             "true_diameters_um": diam.tolist(), "detected": detected.tolist(),
             "pred_diameters_um": p_diam.tolist(),
             "spurious_per_mm2": float(np.sum(p_on < 0.1 * p_area)) / area_mm2,
@@ -262,19 +278,21 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             "ct_po_abs_error": {"mean": float(np.mean([abs(r["ct_po"] - r["true_ct_po"])
                                                        for r in records]))},
             "density_per_mm2": ms("density_per_mm2"),
+            **{k: ms(k) for k in ("pixel_error", "invented", "missed", "dice")
+               if all(k in r for r in records)},
             "spurious_per_mm2": ms("spurious_per_mm2"), "detection": rows, "d50_um": d50(rows),
             "n_images": len(records)}
 
 
 # ------------------------------------------------------------------------- trust
-def trust_verdict(pred, lr, model_path: str) -> dict[str, Any]:
+def trust_verdict(pred, lr, model_path: str | None, acq: str) -> dict[str, Any]:
     """The trust layer's verdict on one SR image, with the LR's own CT record as the
     acquisition (linear equivalent for the null space; the consistency test re-acquires the
     prediction through the CT model), and the verdict of the consistency family alone."""
     from geosr.degrade.ct_presets import get_preset
     from geosr.trust import trust_report
 
-    preset = get_preset(SR_ACQUISITION)
+    preset = get_preset(acq)
     try:
         report = trust_report(pred, lr, model=model_path, card=None,
                               blur_fwhm_um=preset.resolution_um, uncertainty=None)
@@ -289,17 +307,27 @@ def trust_verdict(pred, lr, model_path: str) -> dict[str, Any]:
             "consistency_test": report.summary.get("consistency", {}).get("test")}
 
 
-def ct_consistency(pred, lr, noise_sd: float) -> dict[str, Any]:
+def ct_consistency(pred, lr, noise_sd: float, acq: str) -> dict[str, Any]:
     """Data consistency with the CT operator itself: the prediction re-acquired noise free
     by the same CT forward model, minus the LR; its sd over the LR noise sd (≈ 1 for an
     image the measurement supports), on the whole field and on 8 × 8-voxel tiles."""
-    again = ct_lr(pred, SR_ACQUISITION, None, 0).numpy()
+    again = ct_lr(pred, acq, None, 0).numpy()
     res = lr.numpy() - again
     tiles = [res[i:i + 8, j:j + 8].std() / noise_sd
              for i in range(0, res.shape[0] - 7, 8) for j in range(0, res.shape[1] - 7, 8)]
     return {"residual_sd_over_noise_sd": float(res.std() / noise_sd),
             "tile_ratio_median": float(np.median(tiles)), "tile_ratio_max": float(max(tiles)),
             "tiles_above_1_5": int(np.sum(np.array(tiles) > 1.5)), "n_tiles": len(tiles)}
+
+
+def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
+    """Results written before XtremeCT I had SR arms kept one acquisition's models and noise
+    at the top level: key them by acquisition (``xtremect2``)."""
+    if "sr_ct" in payload.get("models", {}):
+        payload["models"] = {"xtremect2": payload["models"]}
+    if "test_doses" in payload.get("noise_sd", {}):
+        payload["noise_sd"] = {"xtremect2": payload["noise_sd"]}
+    return payload
 
 
 def trust_control(tag: str, args) -> int:
@@ -310,27 +338,29 @@ def trust_control(tag: str, args) -> int:
     from geosr.resample import upscale
 
     path = args.results / f"{tag}.json"
-    payload = json.loads(path.read_text())
-    sr = ACQUISITIONS[SR_ACQUISITION]
-    item = phantom_slices(100, sr["voxel_um"] / sr["scale"], args.quick, sr["scale"])[0]
+    payload = upgrade(json.loads(path.read_text()))
     n_angles = payload["constants"]["n_angles"]
     n_angles = None if n_angles == "preset" else n_angles
     for key, cond in payload["results"].items():
-        if cond["acquisition"] != SR_ACQUISITION:
+        acq = cond["acquisition"]
+        models = payload["models"].get(acq, {})
+        if not any(models.values()):
             continue
-        lr = ct_lr(item["image"], SR_ACQUISITION, cond["i0"], seed=1000, n_angles=n_angles)
+        sr = ACQUISITIONS[acq]
+        item = phantom_slices(100, sr["voxel_um"] / sr["scale"], args.quick, sr["scale"])[0]
+        lr = ct_lr(item["image"], acq, cond["i0"], seed=1000, n_angles=n_angles)
         truth = item["image"].replace(origin=tuple(
             o - (sr["scale"] - 1) / 2 * s / sr["scale"] for o, s in zip(lr.origin, lr.spacing)))
-        noise = payload["noise_sd"]["test_doses"][f"{cond['i0']:g}"]
-        cond["trust"]["truth_control"] = trust_verdict(truth, lr, None)
+        noise = payload["noise_sd"][acq]["test_doses"][f"{cond['i0']:g}"]
+        cond["trust"]["truth_control"] = trust_verdict(truth, lr, None, acq)
         preds = {"truth": truth, "bicubic": upscale(lr, sr["scale"])}
         preds.update({arm: predict(lr, runs[0]["path"], device="cpu")
-                      for arm, runs in payload["models"].items() if runs})
-        for arm, runs in payload["models"].items():   # the arms' verdicts, same trust layer
+                      for arm, runs in models.items() if runs})
+        for arm, runs in models.items():   # the arms' verdicts, same trust layer
             if runs:
-                cond["trust"][arm] = trust_verdict(preds[arm], lr, runs[0]["path"])
+                cond["trust"][arm] = trust_verdict(preds[arm], lr, runs[0]["path"], acq)
         cond["ct_consistency"] = {name: ct_consistency(p.replace(origin=truth.origin), lr,
-                                                       noise)
+                                                       noise, acq)
                                   for name, p in preds.items()}
         print(key, cond["trust"]["truth_control"], cond["ct_consistency"])
     for cond in payload["results"].values():  # summaries from the per-image records
@@ -343,31 +373,36 @@ def trust_control(tag: str, args) -> int:
 
 
 # -------------------------------------------------------------------------- run
-def prepare(args, quick: bool) -> dict[str, Any]:
+def prepare(args, quick: bool, train_acqs: tuple[str, ...]) -> dict[str, Any]:
+    """HR training slices (one folder per acquisition to train for: its HR pixel is the voxel
+    / scale) and the test slices of every acquisition."""
     from geosr.io import save
 
-    sr = ACQUISITIONS[SR_ACQUISITION]
-    hr_um = sr["voxel_um"] / sr["scale"]
     train_seeds = range(2) if quick else range(6)
-    hr_dir = args.work / "hr"
-    if hr_dir.exists():
-        shutil.rmtree(hr_dir)
-    hr_dir.mkdir(parents=True)
-    train_items = [s for seed in train_seeds
-                   for s in phantom_slices(seed, hr_um, quick, sr["scale"])]
-    for item in train_items:
-        save(item["image"], hr_dir / f"{item['name']}.tif")
-    val_names = [i["name"] for i in train_items if i["seed"] == max(train_seeds)]
+    hr_dirs = {}
+    for acq in train_acqs:
+        sr = ACQUISITIONS[acq]
+        hr_dir = args.work / ("hr" if acq == "xtremect2" else f"hr_{acq}")
+        if hr_dir.exists():
+            shutil.rmtree(hr_dir)
+        hr_dir.mkdir(parents=True)
+        train_items = [s for seed in train_seeds
+                       for s in phantom_slices(seed, sr["voxel_um"] / sr["scale"], quick,
+                                               sr["scale"])]
+        for item in train_items:
+            save(item["image"], hr_dir / f"{item['name']}.tif")
+        hr_dirs[acq] = hr_dir
+    names = [f"seed{seed}-z{z}" for seed in train_seeds for z in SLICES]
+    val_names = [n for n in names if n.startswith(f"seed{max(train_seeds)}-")]
     test_seeds = (100,) if quick else (100, 101, 102)
     tests = {acq: [s for seed in test_seeds
                    for s in phantom_slices(seed, a["voxel_um"] / a["scale"], quick,
                                            a["scale"])]
              for acq, a in ACQUISITIONS.items()}
-    return {"hr_dir": hr_dir, "val_names": val_names, "tests": tests,
-            "train_names": [i["name"] for i in train_items]}
+    return {"hr_dirs": hr_dirs, "val_names": val_names, "tests": tests, "train_names": names}
 
 
-def run_conditions(tests, models, n_angles, noise_by_dose) -> dict[str, Any]:
+def run_conditions(tests, models, n_angles) -> dict[str, Any]:
     from geosr.predict import predict
     from geosr.resample import upscale
 
@@ -382,14 +417,13 @@ def run_conditions(tests, models, n_angles, noise_by_dose) -> dict[str, Any]:
                 lr = ct_lr(item["image"], acq, dose, seed=1000 + k, n_angles=n_angles)
                 truth = {"true_ct_po": float(item["mask"][scale:-scale, scale:-scale].mean())}
                 outputs = {"bicubic": [upscale(lr, scale).numpy()]}
-                if acq == SR_ACQUISITION:
-                    for arm, runs in models.items():
-                        outputs[arm] = [predict(lr, r["path"], device="cpu").numpy()
-                                        for r in runs]
-                        if k == 0 and runs:
-                            verdicts[arm] = trust_verdict(
-                                predict(lr, runs[0]["path"], device="cpu"), lr,
-                                runs[0]["path"])
+                for arm, runs in models.get(acq, {}).items():
+                    outputs[arm] = [predict(lr, r["path"], device="cpu").numpy()
+                                    for r in runs]
+                    if k == 0 and runs:
+                        verdicts[arm] = trust_verdict(
+                            predict(lr, runs[0]["path"], device="cpu"), lr,
+                            runs[0]["path"], acq)
                 for method, preds in outputs.items():
                     for s, pred in enumerate(preds):
                         rec = {"image": item["name"], "model_seed": s, **truth,
@@ -431,27 +465,40 @@ def main(argv: list[str] | None = None) -> int:
     tag = "ct_cortical_quick" if quick else "ct_cortical"
     if args.trust_control:
         return trust_control(tag, args)
+    if args.report:
+        payload = json.loads((args.results / f"{tag}.json").read_text())
+        md = markdown(payload, plot(payload, args.results / f"{tag}_detection.png"))
+        (args.results / f"{tag}.md").write_text(md)
+        print(md)
+        return 0
     monitor = _machine.CpuMonitor()
-    data = prepare(args, quick)
-    noise_train = tuple(ct_noise_sd(SR_ACQUISITION, i0, n_angles) for i0 in TRAIN_I0)
-    noise_by_dose = {d: ct_noise_sd(SR_ACQUISITION, d, n_angles) for d in DOSES}
-    print(f"CT noise sd at i0 {TRAIN_I0}: {noise_train}; at the test doses: {noise_by_dose}")
-    models = train_models(args, data["hr_dir"], data["val_names"], noise_train, n_angles,
-                          steps)
-    results = run_conditions(data["tests"], models, n_angles, noise_by_dose)
+    old = (upgrade(json.loads((args.results / f"{tag}.json").read_text()))
+           if args.train_only else {"models": {}, "noise_sd": {}})
+    train_acqs = tuple(args.train_only or SR_ACQUISITIONS)
+    data = prepare(args, quick, train_acqs)
+    models, noise = dict(old["models"]), dict(old["noise_sd"])
+    for acq in train_acqs:
+        noise[acq] = {"train_i0_range": [ct_noise_sd(acq, i0, n_angles) for i0 in TRAIN_I0],
+                      "test_doses": {f"{d:g}": ct_noise_sd(acq, d, n_angles) for d in DOSES}}
+        print(f"{acq}: CT noise sd {noise[acq]}", flush=True)
+        models[acq] = train_models(args, acq, data["hr_dirs"][acq], data["val_names"],
+                                   tuple(noise[acq]["train_i0_range"]), n_angles, steps)
+    results = run_conditions(data["tests"], models, n_angles)
     payload = {
         "benchmark": "ct_cortical", "quick": quick, "command": " ".join(
             [".venv/bin/python", "benchmarks/ct_cortical.py", *(argv or sys.argv[1:])]),
         "constants": {"phantom": PHANTOM, "field_um": FIELD_UM, "slices": SLICES,
                       "threshold": THRESHOLD, "bins_um": BINS_UM, "doses": DOSES,
                       "train_i0": TRAIN_I0, "acquisitions": ACQUISITIONS,
-                      "steps": steps, "seeds": args.seeds, "n_angles": n_angles or "preset"},
-        "noise_sd": {"train_i0_range": noise_train,
-                     "test_doses": {f"{k:g}": v for k, v in noise_by_dose.items()}},
+                      "steps": steps, "seeds": args.seeds, "n_angles": n_angles or "preset",
+                      "patch_lr": PATCH_LR, "sr_acquisitions": SR_ACQUISITIONS},
+        "noise_sd": noise, "trained_now": list(train_acqs),
         "train_names": data["train_names"], "val_names": data["val_names"],
         "models": models, "truth": truth_summary(data["tests"]), "results": results,
         "machine": {**_machine.describe(), **monitor.stop()},
         "commit": _machine.git_commit(ROOT),
+        "previous_run": ({k: old.get(k) for k in ("command", "commit", "machine", "constants")}
+                         if args.train_only else None),
     }
     args.results.mkdir(parents=True, exist_ok=True)
     from geosr.core.files import write_json
@@ -465,13 +512,17 @@ def main(argv: list[str] | None = None) -> int:
 
 # ----------------------------------------------------------------------- report
 def per_seed(method: dict[str, Any]) -> list[dict[str, float]]:
-    """PSNR and |Ct.Po error| per training seed (mean over the test images)."""
+    """PSNR, |Ct.Po error|, and (when recorded) the pore-map pixel error and Dice per training
+    seed (mean over the test images)."""
     out = []
     for s in sorted({r["model_seed"] for r in method["per_image"]}):
         recs = [r for r in method["per_image"] if r["model_seed"] == s]
-        out.append({"seed": s, "psnr_db": float(np.mean([r["psnr_db"] for r in recs])),
-                    "ct_po_abs_error": float(np.mean([abs(r["ct_po"] - r["true_ct_po"])
-                                                      for r in recs]))})
+        row = {"seed": s, "psnr_db": float(np.mean([r["psnr_db"] for r in recs])),
+               "ct_po_abs_error": float(np.mean([abs(r["ct_po"] - r["true_ct_po"])
+                                                 for r in recs]))}
+        row.update({k: float(np.mean([r[k] for r in recs])) for k in ("pixel_error", "dice")
+                    if all(k in r for r in recs)})
+        out.append(row)
     return out
 
 
@@ -481,17 +532,28 @@ def arm_comparison(cond: dict[str, Any]) -> dict[str, Any] | None:
         return None
     a, b = per_seed(m["sr_ct"]), per_seed(m["sr_image"])
     out: dict[str, Any] = {"sr_ct": a, "sr_image": b}
-    for key in ("psnr_db", "ct_po_abs_error"):
+    for key in ("psnr_db", "ct_po_abs_error", "pixel_error", "dice"):
+        if key not in a[0] or key not in b[0]:
+            continue
         d = np.array([x[key] - y[key] for x, y in zip(a, b)])
         se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None
+        higher_better = key in ("psnr_db", "dice")
         out[key + "_diff"] = {"mean": float(d.mean()), "se": se,
-                              "ct_better_seeds": int(np.sum(d > 0) if key == "psnr_db"
+                              "ct_better_seeds": int(np.sum(d > 0) if higher_better
                                                      else np.sum(d < 0)), "n": len(d)}
     return out
 
 
 def _join(rows: list[dict[str, float]], key: str, digits: int) -> str:
     return ", ".join(f"{r[key]:.{digits}f}" for r in rows)
+
+
+def _parts(s: dict[str, Any]) -> str:
+    """'invented / missed | Dice' cells (pore pixels as fractions of the image), or dashes."""
+    if "dice" not in s:
+        return "– | –"
+    return (f"{s['invented']['mean']:.4f} / {s['missed']['mean']:.4f} | "
+            f"{s['dice']['mean']:.3f}")
 
 
 def _bin_label(row) -> str:
@@ -506,7 +568,8 @@ def markdown(p: dict[str, Any], figure: str | None) -> str:
              f"{p['machine'].get('wall_s')} s; {p['constants']['steps']} steps per model, "
              f"{p['constants']['seeds']} seeds per arm, 1 thread.", "",
              "| acquisition | i0 | method | PSNR dB | Ct.Po (truth) | abs Ct.Po err | "
-             "pores/mm² (truth) | spurious/mm² | d50 µm |", "|---" * 9 + "|"]
+             "pore px invented / missed | Dice | pores/mm² (truth) | spurious/mm² | d50 µm |",
+             "|---" * 11 + "|"]
     for cond in p["results"].values():
         truth = p["truth"][cond["acquisition"]]
         for name, m in cond["methods"].items():
@@ -515,7 +578,8 @@ def markdown(p: dict[str, Any], figure: str | None) -> str:
                 f"| {cond['acquisition']} ({cond['voxel_um']:g} µm) | {cond['i0']:g} | {name} | "
                 f"{s['psnr_db']['mean']:.2f} ± {s['psnr_db']['sd']:.2f} | "
                 f"{s['ct_po']['mean']:.3f} ({truth['ct_po_mean']:.3f}) | "
-                f"{s['ct_po_abs_error']['mean']:.3f} | {s['density_per_mm2']['mean']:.1f} "
+                f"{s['ct_po_abs_error']['mean']:.3f} | {_parts(s)} | "
+                f"{s['density_per_mm2']['mean']:.1f} "
                 f"({truth['density_per_mm2']:.1f}) | {s['spurious_per_mm2']['mean']:.1f} | "
                 f"{s['d50_um'] if s['d50_um'] is not None else 'none'} |")
     first = next(iter(p["results"].values()))
@@ -538,12 +602,21 @@ def markdown(p: dict[str, Any], figure: str | None) -> str:
         a, b = cmp_["sr_ct"], cmp_["sr_image"]
         dp, dc = cmp_["psnr_db_diff"], cmp_["ct_po_abs_error_diff"]
         se = "" if dp["se"] is None else f" ± {dp['se']:.2f}"
+        extra = ""
+        if "pixel_error_diff" in cmp_:
+            de, dd = cmp_["pixel_error_diff"], cmp_["dice_diff"]
+            extra = (f" Pore-map pixel error sr_ct {_join(a, 'pixel_error', 4)} vs sr_image "
+                     f"{_join(b, 'pixel_error', 4)} (diff {de['mean']:+.4f}, CT better in "
+                     f"{de['ct_better_seeds']}/{de['n']}); Dice sr_ct {_join(a, 'dice', 3)} vs "
+                     f"sr_image {_join(b, 'dice', 3)} (diff {dd['mean']:+.3f}, CT better in "
+                     f"{dd['ct_better_seeds']}/{dd['n']}).")
         lines.append(
             f"- {cond['acquisition']} i0 {cond['i0']:g}: PSNR sr_ct {_join(a, 'psnr_db', 2)} "
             f"vs sr_image {_join(b, 'psnr_db', 2)} dB (diff {dp['mean']:+.2f}{se}, CT better "
             f"in {dp['ct_better_seeds']}/{dp['n']} seeds); |Ct.Po error| sr_ct "
             f"{_join(a, 'ct_po_abs_error', 4)} vs sr_image {_join(b, 'ct_po_abs_error', 4)} "
-            f"(diff {dc['mean']:+.4f}, CT better in {dc['ct_better_seeds']}/{dc['n']} seeds).")
+            f"(diff {dc['mean']:+.4f}, CT better in {dc['ct_better_seeds']}/{dc['n']} seeds)."
+            + extra)
     lines += ["", "Trust verdicts (first test slice, seed-0 models):", ""]
     for cond in p["results"].values():
         for arm, v in cond["trust"].items():
