@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/ct_cortical.py                 # the study (~30-60 min, 1 thread)
     .venv/bin/python benchmarks/ct_cortical.py --quick         # smoke run (minutes, tiny)
+    .venv/bin/python benchmarks/ct_cortical.py --train-only xtremect1  # retrain one acquisition's
+                                          # SR arms, reuse the JSON's other models, re-evaluate
+    .venv/bin/python benchmarks/ct_cortical.py --report        # Markdown + plot from the JSON
 
 What it does (every number below is a constant of this script, recorded in the JSON)
 ----------------------------------------------------------------------------------
@@ -17,24 +20,29 @@ What it does (every number below is a constant of this script, recorded in the J
    XtremeCT II (60.7 µm voxels from 15.175 µm HR = ×4) and XtremeCT I (82 µm voxels from
    13.667 µm HR = ×6), presets' angles and blur, at two doses i0 = 2e3 and 2e4 photons per
    detector pixel per projection (i0 is an assumption, see ``geosr.degrade.ct_presets``).
-3. **Methods** on the same LR images: bicubic (MATLAB imresize), and for XtremeCT II two SR
-   models (FSRCNN "fast", ~9 k parameters, residual over bicubic, the same recipe and step
-   budget, 3 training seeds each):
-   - ``sr_ct``: trained on the CT forward model (``degradation: {modality: ct}``, preset
-     xtremect2, i0 log-uniform 1e3-4e4);
+3. **Methods** on the same LR images: bicubic (MATLAB imresize), and for each acquisition
+   (XtremeCT II ×4, XtremeCT I ×6) two SR models (FSRCNN "fast", ~9 k parameters, residual
+   over bicubic, the same recipe and step budget, training patches of 16 LR pixels, 3 training
+   seeds each; training slices at that acquisition's HR pixel):
+   - ``sr_ct``: trained on the CT forward model (``degradation: {modality: ct}``, the
+     acquisition's preset, i0 log-uniform 1e3-4e4);
    - ``sr_image``: trained on image-domain degradation (Gaussian blur of the preset's system
      blur FWHM, area binning, white Gaussian noise whose sd range matches the CT noise sd at
-     i0 = 1e3-4e4, measured here on a uniform bone field) - the usual generic pipeline.
+     i0 = 1e3-4e4, measured here on a uniform bone field for that acquisition) - the usual
+     generic pipeline.
    Training slices: phantom seeds 0-5 (seed 5 for validation); test slices: seeds 100-102.
 4. **Metrics** per test slice, 4 HR-px... (crop = scale HR pixels at every border):
    PSNR (data range 1.0, phantom intensities, no fit) against the noise-free HR phantom;
    segmentation at the mid-level 0.5 between pore (0.15) and bone (0.85); cortical porosity
-   Ct.Po (pore area fraction), pore density (pores/mm²), pore equivalent diameters; per true
+   Ct.Po (pore area fraction), pore density (pores/mm²), pore equivalent diameters; the
+   pore-map pixel error (invented + missed pore pixels over the image, which, unlike
+   |Ct.Po error| = |invented − missed|, does not reward the two cancelling) and Dice; per true
    pore (8-connected component of the truth mask), *detected* if >= 25 % of its area is pore in
    the method's segmentation; detection rate per diameter bin; spurious pores (predicted
    components with < 10 % of their area on a true pore) per mm². The *resolvable diameter*
    d50 is the lower edge of the smallest bin from which every larger bin has detection >= 0.5.
-5. **Trust**: ``geosr.trust.trust_report`` on the first test slice for the seed-0 SR models,
+5. **Trust**: ``geosr.trust.trust_report`` on the first test slice for each acquisition's
+   seed-0 SR models,
    with the CT acquisition's linear equivalent (Gaussian of the system blur + binning) and its
    measured noise sd as the forward/noise model; the image verdict and tile counts are kept.
    ``--trust-control`` (run after the study) adds the verdict of the *ground truth* itself on

@@ -37,6 +37,11 @@ centres). Noise free, with many angles and weak attenuation, the result converge
 image blurred by the detector PSF and binned (tested, with the variance ∝ 1/I0, the ramp-shaped
 noise power spectrum and the slanted-edge MTF, in ``tests/test_ct_physics.py``).
 
+Not modelled: cone-beam geometry (a 3D volume is parallel-beam slice by slice, so there are no
+cone-beam artefacts far from the central slice; a GPU cone-beam projector, optional in issue
+17, is not implemented), a polychromatic spectrum beyond the ``beam_hardening`` term, scatter,
+and patient motion.
+
 Example
 -------
 >>> import numpy as np
