@@ -190,6 +190,10 @@ def test_package_carries_the_calibration_card(tiny_model, tmp_path):
     assert "calibration.json" in rdf and "model.onnx" not in rdf
     assert "lambda = 1.75" in readme and "12 held-out images" in readme
     assert "# Validation" in readme
+    from geosr.trust.card import resolve_card     # `geosr predict --model p.zip --trust` finds it
+
+    assert resolve_card("auto", load_model(out)).data == card
+    assert resolve_card("auto", load_model(model)) is None       # the folder has no card
     other = dict(card, model={"sha256": "0" * 64})
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(InputError, match="other weights"):

@@ -25,7 +25,7 @@ from geosr.core.errors import InputError
 from geosr.core.files import read_json
 
 __all__ = ["CARD_FORMAT", "CARD_VERSION", "CARD_FILE", "card_mismatches", "read_card",
-           "default_card_path", "CalibrationCard", "resolve_card"]
+           "default_card_path", "card_in_zip", "CalibrationCard", "resolve_card"]
 
 CARD_FORMAT = "geosr-calibration-card"
 CARD_VERSION = 1
@@ -43,13 +43,35 @@ def default_card_path(model: Any) -> Path | None:
 
 def read_card(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check the format of a calibration card."""
-    card = read_json(path)
+    return _checked(read_json(path), str(path))
+
+
+def card_in_zip(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The calibration card packed in a model zip or bioimage.io package (a member named
+    ``calibration.json``, the shallowest one), or None when the zip holds none."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        names = sorted((n for n in zf.namelist() if Path(n).name == CARD_FILE),
+                       key=lambda n: n.count("/"))
+        if not names:
+            return None
+        where = f"{path}:{names[0]}"
+        try:
+            card = json.loads(zf.read(names[0]).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"unreadable calibration card ({err})", where=where) from None
+    return _checked(card, where)
+
+
+def _checked(card: Any, where: str) -> dict[str, Any]:
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise InputError("is not a geosr calibration card", where=str(path),
+        raise InputError("is not a geosr calibration card", where=where,
                          hint="write one with geosr calibrate --model M --pairs DIR")
     if card.get("version") != CARD_VERSION:
         raise InputError(f"calibration card version {card.get('version')} is not supported",
-                         where=str(path), hint="recalibrate with this geosr version")
+                         where=where, hint="recalibrate with this geosr version")
     return card
 
 
@@ -168,11 +190,24 @@ def resolve_card(card: Any, loaded: Any = None) -> CalibrationCard | None:
     if card is None or isinstance(card, CalibrationCard):
         return card
     if isinstance(card, str) and card == "auto":
-        path = default_card_path(loaded) if loaded is not None else None
-        return CalibrationCard(read_card(path)) if path is not None and path.is_file() else None
+        return _packed_or_beside(loaded)
     if isinstance(card, (str, os.PathLike)):
         return CalibrationCard(read_card(card))
     if isinstance(card, Mapping):
         return CalibrationCard(card)
     raise InputError(f"a calibration card is a JSON file or a dict, got {type(card).__name__}",
                      where="card")
+
+
+def _packed_or_beside(loaded: Any) -> CalibrationCard | None:
+    """``MODEL/calibration.json`` of a model folder, or the card packed in a model zip."""
+    import zipfile
+
+    path = default_card_path(loaded) if loaded is not None else None
+    if path is not None:
+        return CalibrationCard(read_card(path)) if path.is_file() else None
+    source = getattr(loaded, "path", loaded)
+    if isinstance(source, (str, os.PathLike)) and zipfile.is_zipfile(source):
+        data = card_in_zip(source)
+        return CalibrationCard(data) if data is not None else None
+    return None
