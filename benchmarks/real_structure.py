@@ -277,7 +277,8 @@ def main() -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--scale", type=int, default=4, choices=(2, 4))
     p.add_argument("--budget-s", type=float, default=600.0,
-                   help="CPU seconds of optimisation steps per run, one thread (the issue's 600 s on 2 threads = 677)")
+                   help="CPU seconds of optimisation steps per run, one thread "
+                        "(the issue's 600 s on 2 threads = 677)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--bicubic-only", action="store_true")
     p.add_argument("--tag", default="")
