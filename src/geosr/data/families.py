@@ -46,10 +46,11 @@ from geosr.core.image import Image
 from geosr.data.files import array_digest, check_dims, list_images, progress
 from geosr.data.fingerprint import fingerprint_files, fingerprint_recipe
 from geosr.data.normalize import PercentileNormalizer
-from geosr.data.paired_sources import DataSet, DegradedImages, PhantomPairs, _Degrading
+from geosr.data.paired_sources import (DataSet, DataSource, DegradedImages, PhantomPairs,
+                                      _Degrading)
 from geosr.data.pairs import Pair, channels_first, modcrop
 from geosr.data.ranges import draw
-from geosr.data.specs import DegradationRanges, SplitConfig, _Strict
+from geosr.data.specs import DegradationRanges, SplitConfig
 
 __all__ = ["UnpairedFolders", "UnpairedPhantoms", "SingleImage",
            "AnisotropicStack", "lr_only_pair"]
@@ -83,7 +84,7 @@ def _unpaired(ds: Any, lr_only: list[Pair], fingerprint: str, extra: dict[str, A
     return ds
 
 
-class UnpairedFolders(_Strict):
+class UnpairedFolders(DataSource):
     """HR images (folder) and unmatched LR images (folder); see the module docstring.
     ``degradation``: the forward model of the synthetic validation pairs."""
 
@@ -92,9 +93,6 @@ class UnpairedFolders(_Strict):
     lr: Path
     degradation: DegradationRanges = DegradationRanges()
     split: SplitConfig = SplitConfig()
-
-    def recipe(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
@@ -122,7 +120,7 @@ class UnpairedFolders(_Strict):
                          {"source": "unpaired", "lr_only": sorted(files)})
 
 
-class UnpairedPhantoms(_Strict):
+class UnpairedPhantoms(DataSource):
     """HR phantoms (``hr_seeds``) and LR images degraded from other phantoms (``lr_seeds``);
     validation phantoms (``val_seeds``) are degraded too. All three seed sets are disjoint.
     Counts mean seeds ``0..n−1`` (HR), ``20000..`` (LR), ``10000..`` (validation)."""
@@ -155,9 +153,6 @@ class UnpairedPhantoms(_Strict):
                 raise ValueError(f"{name}: seeds {common} are shared; HR, LR and validation "
                                  "phantoms must be different (truly unpaired)")
         return self
-
-    def recipe(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
@@ -209,7 +204,7 @@ class UnpairedPhantoms(_Strict):
                           "lr_only": [p.name for p in lr_only]})
 
 
-class SingleImage(_Strict):
+class SingleImage(DataSource):
     """One LR image for zero-shot SR (see the module docstring). ``image``: the file.
     ``degradation``: the forward model that made it (the sons are made the same way).
     ``pyramid``: number of fathers; ``min_factor``: the smallest father's size relative to
@@ -220,9 +215,6 @@ class SingleImage(_Strict):
     degradation: DegradationRanges = DegradationRanges()
     pyramid: Annotated[int, Field(ge=1, le=16)] = 4
     min_factor: Annotated[float, Field(ge=0.2, le=1)] = 0.6
-
-    def recipe(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
@@ -289,7 +281,7 @@ def build_single(image: Image, *, name: str, degradation: DegradationRanges, pyr
                     "val": [n for n, _ in val], "split": "internal"})
 
 
-class AnisotropicStack(_Strict):
+class AnisotropicStack(DataSource):
     """A ZYX stack with a coarse z step (see the module docstring). ``stack``: the file.
     ``fwhm_z_um``: axial PSF FWHM in µm (null: one z step). ``planes``: at most this many
     evenly spaced z planes are used (null: all). ``tolerance``: allowed relative mismatch of
@@ -300,9 +292,6 @@ class AnisotropicStack(_Strict):
     fwhm_z_um: Optional[Positive] = None
     planes: Optional[Annotated[int, Field(ge=2)]] = 64
     tolerance: Optional[Annotated[float, Field(gt=0)]] = 0.15
-
-    def recipe(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",

@@ -148,6 +148,16 @@ def _fields(items: list[tuple[str, Image]], split: SplitConfig, scale: int, seed
 
 
 # ----------------------------------------------------------------------------- sources
+class DataSource(_Strict):
+    """Base of every ``data.source`` block: a strict pydantic model whose ``recipe()`` (the
+    JSON the data fingerprint and ``model.json`` record) is its own dump, and whose
+    ``build(*, scale, seed, dims, normalizer, target, show_progress)`` returns the training
+    and validation data (a :class:`DataSet`, or the family's own set)."""
+
+    def recipe(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
 class RegistrationOptions(_Strict):
     """How ``register: true`` registers raw pairs (see :func:`geosr.pairs.register_pair`)."""
 
@@ -155,7 +165,7 @@ class RegistrationOptions(_Strict):
     intensity: Literal["affine", "gamma"] = "affine"
 
 
-class FolderPairs(_Strict):
+class FolderPairs(DataSource):
     """LR and HR files in two folders, matched by name.
 
     ``modcrop``: crop trailing HR pixels when the HR size is LR × scale plus less than one
@@ -260,16 +270,13 @@ class FolderPairs(_Strict):
         return train, val
 
 
-class DegradedImages(_Strict, _Degrading):
+class DegradedImages(DataSource, _Degrading):
     """HR images (a folder, or one file with ``split.by: field``) degraded on the fly."""
 
     source: Literal["degrade"]
     hr: Path
     degradation: DegradationRanges = DegradationRanges()
     split: SplitConfig = SplitConfig()
-
-    def recipe(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
@@ -312,7 +319,7 @@ def _seed_list(value: Union[int, list[int]], start: int) -> list[int]:
     return list(range(start, start + value)) if isinstance(value, int) else list(value)
 
 
-class PhantomPairs(_Strict, _Degrading):
+class PhantomPairs(DataSource, _Degrading):
     """Phantoms generated on the fly (:func:`geosr.phantoms.phantom`) and degraded.
 
     ``train_seeds``/``val_seeds``: explicit seed lists, or counts (seeds ``0..n−1`` for
@@ -351,9 +358,6 @@ class PhantomPairs(_Strict, _Degrading):
 
     def seeds(self) -> tuple[list[int], list[int]]:
         return _seed_list(self.train_seeds, 0), _seed_list(self.val_seeds, 10000)
-
-    def recipe(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
     def build(self, *, scale: int, seed: int = 0, dims: Optional[int] = None,
               normalizer: Optional[PercentileNormalizer] = None, target: str = "own",
