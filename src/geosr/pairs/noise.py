@@ -47,7 +47,7 @@ def fit_noise(bins: Iterable[Mapping[str, float]]) -> dict[str, Any]:
                          hint="register more (or larger) pairs")
     s, v, n = (np.array(c) for c in zip(*rows))
     design = np.stack([s, np.ones_like(s)], axis=1)
-    pred = np.maximum(v, 1e-300)
+    pred = np.maximum(v, 1e-12 * max(float(v.max()), 1e-150))   # no zero-variance bin
     for _ in range(3):
         w = (n - 1) / (2 * np.maximum(pred, 1e-300) ** 2)
         jw = design * w[:, None]

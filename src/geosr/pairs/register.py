@@ -8,6 +8,8 @@
    (:func:`scipy.optimize.least_squares`, analytic Jacobian): shift (sub-pixel), rotation and
    zoom (``transform``), the PSF widths and the intensity map, all at once. The common field is
    re-derived from the fitted transform and the fit repeated until it no longer changes.
+   Then one weighted refit: each LR pixel weighted by ``1 / sd`` of a Poisson–Gaussian noise
+   model fitted to the residuals (so the standard errors are those of the actual noise).
 3. The HR image is resampled **once** (cubic spline, from the raw HR values) onto the grid
    exactly ``scale`` × the cropped LR grid; spacing and origin follow the LR image.
 
@@ -183,21 +185,53 @@ def _valid_box(model: LRModel, x: np.ndarray, lr_shape: Sequence[int], margin: f
         box[axis][0 if side == 0 else 1] += 1 if side == 0 else -1
 
 
-def _fit(model: LRModel, lr: np.ndarray, x0: np.ndarray, box) -> Any:
+def _fit(model: LRModel, lr: np.ndarray, x0: np.ndarray, box,
+         weights: np.ndarray | None = None) -> Any:
+    """Least-squares fit of the LR pixels in ``box``; ``weights`` (box-shaped, 1 / noise sd)
+    make it a weighted fit, so the residuals and the Jacobian come back in noise units."""
     from scipy.optimize import least_squares
 
     start = tuple(lo for lo, _ in box)
     shape = tuple(hi - lo for lo, hi in box)
     target = lr[tuple(slice(lo, hi) for lo, hi in box)]
     mask = np.ones(shape, dtype=bool)
+    w = np.ones(target.size) if weights is None else np.asarray(weights, np.float64).ravel()
     lo, hi = model.bounds()
     d = len(box)
     reach = np.array([max(4.0, (b - a) / 4.0) for a, b in box])   # LR px around the start
     lo[:d], hi[:d] = x0[:d] - reach, x0[:d] + reach
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
-    return least_squares(lambda x: (model.predict(x, start, shape) - target).ravel(), x0,
-                         jac=lambda x: model.jacobian(x, start, shape, mask), bounds=(lo, hi),
-                         method="trf", x_scale="jac", xtol=1e-10, ftol=1e-12, max_nfev=60)
+    return least_squares(lambda x: w * (model.predict(x, start, shape) - target).ravel(), x0,
+                         jac=lambda x: w[:, None] * model.jacobian(x, start, shape, mask),
+                         bounds=(lo, hi), method="trf", x_scale="jac", xtol=1e-10,
+                         ftol=1e-12, max_nfev=60)
+
+
+def _noise_weights(model: LRModel, x: np.ndarray, lr: np.ndarray, box) -> np.ndarray | None:
+    """``1 / sd`` per LR pixel of ``box`` from a Poisson–Gaussian model
+    (``var = gain · (V − b) + read²``, :func:`geosr.pairs.noise.fit_noise`) fitted to the
+    residuals of the unweighted fit ``x``; ``None`` when no noise model can be fitted (too
+    few pixels, or no residual at all). Bright pixels are noisier: weighting them down makes
+    the fit efficient and its standard errors honest."""
+    from geosr.pairs.noise import expected_sd, fit_noise
+
+    start = tuple(lo for lo, _ in box)
+    shape = tuple(hi - lo for lo, hi in box)
+    target = lr[tuple(slice(lo, hi) for lo, hi in box)]
+    predicted = model.predict(x, start, shape)
+    residual = target - predicted
+    if not float(np.mean(residual ** 2)) > 1e-12 * float(target.var()):   # noise-free
+        return None
+    signal = predicted - float(x[model.index["b"]])
+    try:
+        noise = fit_noise(_noise_bins(signal, residual))
+    except (InputError, np.linalg.LinAlgError):
+        return None
+    var = expected_sd(noise, signal) ** 2
+    mean_var = float(var.mean())
+    if not (np.isfinite(mean_var) and mean_var > 0):
+        return None
+    return 1.0 / np.sqrt(np.maximum(var, 0.05 * mean_var))
 
 
 def _affine_start(m: np.ndarray, lr: np.ndarray) -> tuple[float, float]:
@@ -268,7 +302,8 @@ def _resolve(scale: Any, dims: int, transform: str, intensity: str) -> tuple[int
 def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | Sequence[int],
                   *, transform: str = "translation", intensity: str = "affine",
                   psf_fwhm_um: float | Sequence[float] | None = None, fit_psf: bool = True,
-                  margin_hr_px: float = 2.0, deformable: bool = False) -> PairRegistration:
+                  margin_hr_px: float = 2.0, deformable: bool = False,
+                  noise_weights: bool = True) -> PairRegistration:
     """Register an LR acquisition to its HR partner through the forward model.
 
     Parameters
@@ -292,6 +327,11 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
     deformable:
         Add a smooth non-rigid residual field (3 tiles per axis, :mod:`geosr.pairs.deform`),
         reported separately (``deformation_rms_lr_px``, ``deformation_max_lr_px``).
+    noise_weights:
+        Refit once weighted by ``1 / noise sd`` per LR pixel, the Poisson–Gaussian noise model
+        fitted to the first fit's residuals (the noise of a photon-counting LR image grows with
+        the signal; unweighted, the bright edges that fix the rotation count too much and the
+        standard errors come out too small).
 
     Returns
     -------
@@ -335,6 +375,10 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
         if new_box is None or new_box == box:
             break
         box = new_box
+    weights = _noise_weights(model, x, lr_v, box) if noise_weights else None
+    if weights is not None:
+        result = _fit(model, lr_v, x, box, weights)
+        x = result.x
     field = None
     if deformable:
         from geosr.pairs.deform import fit_field

@@ -25,6 +25,7 @@ from scipy import ndimage
 from geosr.core.image import Image, as_image
 from geosr.core.per_axis import per_axis
 from geosr.core.seeding import rng as make_rng
+from geosr.degrade.psf import FWHM_PER_SIGMA
 from geosr.degrade.steps import Downsample, GaussianBlur, IntensityMap, PoissonGaussianNoise
 from geosr.pairs.transform import PairTransform
 
@@ -52,7 +53,8 @@ def simulate_acquisition(hr: Image | np.ndarray, scale: int | Sequence[int],
                          photons: float | None = None, read_noise: float = 0.0,
                          seed: int | np.random.Generator | None = 0) -> Image:
     """The LR image of ``hr`` (field of ``hr.shape // scale`` LR pixels; content beyond the HR
-    border is mirrored — the registration crops it away).
+    border is mirrored — the registration crops it away; the blur at the edge of the LR field
+    sees the scene beyond that edge, not a reflection of the field).
 
     ``fwhm_px``: PSF FWHM in HR pixels (one, or per axis); ``a``, ``b``, ``gamma``: the
     intensity map; ``photons`` (per LR intensity unit) and ``read_noise`` (LR units): the
@@ -63,11 +65,19 @@ def simulate_acquisition(hr: Image | np.ndarray, scale: int | Sequence[int],
     dims = values.ndim
     factors = per_axis(scale, dims, where="scale", kind=int, minimum=1)
     fine = tuple((n // f) * f for n, f in zip(values.shape, factors))
-    q = transform.hr_coordinates(fine, factors, values.shape)
-    warped = ndimage.map_coordinates(values, q, order=3, mode="mirror")
-    current = image.replace(data=warped)
     fwhm = fwhm_px if np.ndim(fwhm_px) == 0 else tuple(float(v) for v in fwhm_px)
-    current = GaussianBlur(fwhm_px=fwhm)(current)
+    # the field is warped with a margin of whole LR pixels wider than the blur's support and
+    # cropped after the blur: the edge pixels of the LR field see the scene beyond the field
+    # (as an instrument does), not a reflected copy of the field's own edge
+    pad = [f * (int(np.ceil(4.0 * s / f)) + 1) for s, f in
+           zip(np.broadcast_to(np.asarray(fwhm, dtype=np.float64) / FWHM_PER_SIGMA, (dims,)),
+               factors)]
+    q = transform.hr_coordinates(tuple(n + 2 * p for n, p in zip(fine, pad)), factors,
+                                 values.shape, tuple(-p for p in pad))
+    warped = ndimage.map_coordinates(values, q, order=3, mode="mirror")
+    blurred = GaussianBlur(fwhm_px=fwhm)(image.replace(data=warped))
+    inner = tuple(slice(p, p + n) for p, n in zip(pad, fine))
+    current = blurred.replace(data=np.asarray(blurred.numpy())[inner])
     current = Downsample(factors if len(set(factors)) > 1 else factors[0])(current)
     current = IntensityMap(a, gamma, reference_level(values) if gamma != 1.0 else None)(current)
     if photons is not None or read_noise > 0 or b != 0:
