@@ -8,7 +8,7 @@ plugin (or a test) registers one with :func:`register_command` before :func:`geo
 runs.
 
 >>> list(COMMANDS)[:3]
-['train', 'predict', 'evaluate']
+['info', 'phantom', 'degrade']
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ __all__ = ["COMMANDS", "register_command", "attach_commands"]
 
 #: ``geosr <name>`` → ``"module:function"`` (a command) or ``"module:typer_app"`` (a group).
 COMMANDS: Registry[Any] = Registry("command", where="geosr", sort_names=False, builtins={
+    "info": "geosr.cli.images:info",
+    "phantom": "geosr.cli.images:phantom",
+    "degrade": "geosr.cli.images:degrade",
+    "downscale": "geosr.cli.images:downscale",
+    "upscale": "geosr.cli.images:upscale",
+    "demo": "geosr.cli.demo:demo",
     "train": "geosr.cli.train:train",
     "predict": "geosr.cli.predict:predict",
     "evaluate": "geosr.cli.evaluate:evaluate",
