@@ -569,6 +569,29 @@ def _bin_label(row) -> str:
     return f"{lo:g}-{hi:g}"
 
 
+def _comparison_line(cond: dict[str, Any]) -> str:
+    """One condition's CT-trained vs image-trained line (per-seed values, diffs, k/n)."""
+    cmp_ = arm_comparison(cond)
+    a, b = cmp_["sr_ct"], cmp_["sr_image"]
+    dp, dc = cmp_["psnr_db_diff"], cmp_["ct_po_abs_error_diff"]
+    se = "" if dp["se"] is None else f" ± {dp['se']:.2f}"
+    extra = ""
+    if "pixel_error_diff" in cmp_:
+        de, dd = cmp_["pixel_error_diff"], cmp_["dice_diff"]
+        extra = (f" Pore-map pixel error sr_ct {_join(a, 'pixel_error', 4)} vs sr_image "
+                 f"{_join(b, 'pixel_error', 4)} (diff {de['mean']:+.4f}, CT better in "
+                 f"{de['ct_better_seeds']}/{de['n']}); Dice sr_ct {_join(a, 'dice', 3)} vs "
+                 f"sr_image {_join(b, 'dice', 3)} (diff {dd['mean']:+.3f}, CT better in "
+                 f"{dd['ct_better_seeds']}/{dd['n']}).")
+    return (
+        f"- {cond['acquisition']} i0 {cond['i0']:g}: PSNR sr_ct {_join(a, 'psnr_db', 2)} "
+        f"vs sr_image {_join(b, 'psnr_db', 2)} dB (diff {dp['mean']:+.2f}{se}, CT better "
+        f"in {dp['ct_better_seeds']}/{dp['n']} seeds); |Ct.Po error| sr_ct "
+        f"{_join(a, 'ct_po_abs_error', 4)} vs sr_image {_join(b, 'ct_po_abs_error', 4)} "
+        f"(diff {dc['mean']:+.4f}, CT better in {dc['ct_better_seeds']}/{dc['n']} seeds)."
+        + extra)
+
+
 def markdown(p: dict[str, Any], figure: str | None) -> str:
     lines = [f"Command: `{p['command']}`; commit {p['commit']}; machine: "
              f"{p['machine'].get('cpus')} CPUs, busy (others used "
@@ -603,28 +626,8 @@ def markdown(p: dict[str, Any], figure: str | None) -> str:
                          + " | ".join(cells) + " |")
     lines += ["", "CT-trained vs image-domain-trained SR (per training seed, mean over the "
               "test slices; diff = CT − image, ± standard error over seeds):", ""]
-    for cond in p["results"].values():
-        cmp_ = arm_comparison(cond)
-        if cmp_ is None:
-            continue
-        a, b = cmp_["sr_ct"], cmp_["sr_image"]
-        dp, dc = cmp_["psnr_db_diff"], cmp_["ct_po_abs_error_diff"]
-        se = "" if dp["se"] is None else f" ± {dp['se']:.2f}"
-        extra = ""
-        if "pixel_error_diff" in cmp_:
-            de, dd = cmp_["pixel_error_diff"], cmp_["dice_diff"]
-            extra = (f" Pore-map pixel error sr_ct {_join(a, 'pixel_error', 4)} vs sr_image "
-                     f"{_join(b, 'pixel_error', 4)} (diff {de['mean']:+.4f}, CT better in "
-                     f"{de['ct_better_seeds']}/{de['n']}); Dice sr_ct {_join(a, 'dice', 3)} vs "
-                     f"sr_image {_join(b, 'dice', 3)} (diff {dd['mean']:+.3f}, CT better in "
-                     f"{dd['ct_better_seeds']}/{dd['n']}).")
-        lines.append(
-            f"- {cond['acquisition']} i0 {cond['i0']:g}: PSNR sr_ct {_join(a, 'psnr_db', 2)} "
-            f"vs sr_image {_join(b, 'psnr_db', 2)} dB (diff {dp['mean']:+.2f}{se}, CT better "
-            f"in {dp['ct_better_seeds']}/{dp['n']} seeds); |Ct.Po error| sr_ct "
-            f"{_join(a, 'ct_po_abs_error', 4)} vs sr_image {_join(b, 'ct_po_abs_error', 4)} "
-            f"(diff {dc['mean']:+.4f}, CT better in {dc['ct_better_seeds']}/{dc['n']} seeds)."
-            + extra)
+    lines += [_comparison_line(cond) for cond in p["results"].values()
+              if arm_comparison(cond) is not None]
     lines += ["", "Trust verdicts (first test slice, seed-0 models):", ""]
     for cond in p["results"].values():
         for arm, v in cond["trust"].items():
