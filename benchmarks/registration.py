@@ -64,13 +64,25 @@ def _stats(values) -> dict[str, float]:
             "max": float(v.max()), "n": int(v.size)}
 
 
+def _z_stats(errors, ses) -> dict[str, float] | None:
+    """Errors in units of the fit's own standard errors: sd ~1, |mean| small and a largest
+    |z| near 2.5 (for 50) when the errors are the noise the fit reports."""
+    e, se = np.asarray(errors, np.float64), np.asarray(ses, np.float64)
+    if not np.isfinite(se).all() or not (se > 0).all():
+        return None
+    z = e / se
+    return {"sd": float(z.std(ddof=1)), "mean": float(z.mean()), "max_abs": float(np.abs(z).max()),
+            "se_median_deg": float(np.median(se)), "se_max_deg": float(se.max()),
+            "n_se_above_0.1_deg": int((se > 0.1).sum()), "n": int(z.size)}
+
+
 def _recover_set(images, scale, spacing_um, transform, rng, max_shift, max_rot, fwhm_px,
                  photons):
     from geosr.core import Image
     from geosr.pairs import estimate_forward_model, random_transform, register_pair
     from geosr.pairs.simulate import simulate_acquisition
 
-    shift_err, rot_err, fwhm, summaries, seconds = [], [], [], [], []
+    shift_err, rot_err, rot_se, fwhm, summaries, seconds = [], [], [], [], [], []
     dims = images[0].ndim
     for k, hr_v in enumerate(images):
         hr = Image(hr_v, "YX" if dims == 2 else "ZYX", spacing=(spacing_um,) * dims)
@@ -82,6 +94,7 @@ def _recover_set(images, scale, spacing_um, transform, rng, max_shift, max_rot, 
         seconds.append(time.process_time() - t0)
         shift_err.append(float(np.abs(np.subtract(reg.transform.shift, t.shift)).max()))
         rot_err.append(reg.transform.rotation_deg - t.rotation_deg)
+        rot_se.append(reg.standard_errors.get("rotation_deg", float("nan")))
         fwhm.append(reg.fwhm_um)
         summaries.append(reg.summary())
     est = estimate_forward_model(summaries)["estimate"]
@@ -89,6 +102,9 @@ def _recover_set(images, scale, spacing_um, transform, rng, max_shift, max_rot, 
     return {
         "pairs": len(images), "scale": scale, "transform": transform,
         "shift_error_lr_px": _stats(shift_err), "rotation_error_deg": _stats(rot_err),
+        "rotation_z": _z_stats(rot_err, rot_se),
+        "per_pair": [{"shift_error_lr_px": se_, "rotation_error_deg": re_,
+                      "rotation_se_deg": rs_} for se_, re_, rs_ in zip(shift_err, rot_err, rot_se)],
         "psf_fwhm_um": {"truth": truth_fwhm.tolist(), "estimate": est["fwhm_um"],
                         "se": est["fwhm_um_se"],
                         "relative_error": (np.asarray(est["fwhm_um"]) / truth_fwhm - 1).tolist()},
@@ -140,8 +156,8 @@ def _write_pairs(root: Path, vol: np.ndarray, zs, rng, misaligned: bool) -> None
         save(hr, root / "hr" / f"z{z:03d}.tif")
 
 
-def _config(lr: Path, hr: Path, steps: int, out: Path) -> dict:
-    return {"version": 1, "seed": 0, "scale": 4, "out": str(out),
+def _config(lr: Path, hr: Path, steps: int, out: Path, seed: int = 0) -> dict:
+    return {"version": 1, "seed": seed, "scale": 4, "out": str(out),
             "data": {"source": "folders", "lr": str(lr), "hr": str(hr),
                      "split": {"by": "image", "fraction": 0.1}},
             "patch": {"size": 64},
@@ -169,13 +185,37 @@ def _score(sr: np.ndarray, hr: np.ndarray) -> dict[str, float]:
             "area_fraction_error": abs(float(pred.mean()) - float(truth.mean()))}
 
 
-def part_training(budget_s: float, quick: bool, work: Path) -> dict:
+def _train_arm(folder: Path, steps: int, work: Path, arm: str, seed: int, tests) -> dict:
+    """Train one arm with one seed; the mean test metrics over the held-out slices."""
+    from geosr import train
+    from geosr.predict import predict
+
+    t1 = time.process_time()
+    model = train(_config(folder / "lr", folder / "hr", steps, work / f"run_{arm}_s{seed}",
+                          seed), show_progress=False)
+    rows = [_score(np.asarray(predict(lr, model).numpy(), np.float64), hr) for lr, hr in tests]
+    rec = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    rec["psnr_sd_slices"] = float(np.std([r["psnr"] for r in rows], ddof=1))
+    rec["train_cpu_s"] = time.process_time() - t1
+    rec["seed"] = seed
+    return rec
+
+
+def _over_seeds(runs: list[dict]) -> dict:
+    """Mean and sd over the seeds of each metric, plus the runs themselves."""
+    keys = ("psnr", "ssim", "dice_nuclei", "area_fraction_error")
+    out = {k: float(np.mean([r[k] for r in runs])) for k in keys}
+    out.update({f"{k}_sd_seeds": (float(np.std([r[k] for r in runs], ddof=1))
+                                  if len(runs) > 1 else 0.0) for k in keys})
+    out["runs"] = runs
+    return out
+
+
+def part_training(budget_s: float, quick: bool, work: Path, seeds=(0,)) -> dict:
     import torch
 
-    from geosr import train
     from geosr.io import load
     from geosr.pairs import register_folders
-    from geosr.predict import predict
     from geosr.resample import upscale
 
     torch.set_num_threads(1)
@@ -199,7 +239,7 @@ def part_training(budget_s: float, quick: bool, work: Path) -> dict:
     steps = max(50, int(budget_s / cost))
     results = {"steps": steps, "cpu_seconds_per_step": cost, "budget_cpu_s": budget_s,
                "registration": {"counts": summary["counts"], "cpu_seconds": reg_cpu},
-               "arms": {}}
+               "seeds": list(seeds), "arms": {}}
     tests = [(load(work / "test" / "lr" / f"z{z:03d}.tif"),
               np.asarray(load(work / "test" / "hr" / f"z{z:03d}.tif").numpy(), np.float64))
              for z in test_z]
@@ -207,16 +247,11 @@ def part_training(budget_s: float, quick: bool, work: Path) -> dict:
             for lr, hr in tests]
     results["arms"]["bicubic"] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     for arm, folder in arms.items():
-        t1 = time.process_time()
-        model = train(_config(folder / "lr", folder / "hr", steps, work / f"run_{arm}"),
-                      show_progress=False)
-        rows = [_score(np.asarray(predict(lr, model).numpy(), np.float64), hr)
-                for lr, hr in tests]
-        rec = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-        rec["psnr_sd"] = float(np.std([r["psnr"] for r in rows], ddof=1))
-        rec["train_cpu_s"] = time.process_time() - t1
-        results["arms"][arm] = rec
-        print(arm, rec, flush=True)
+        runs = []
+        for seed in seeds:
+            runs.append(_train_arm(folder, steps, work, arm, seed, tests))
+            print(arm, runs[-1], flush=True)
+        results["arms"][arm] = _over_seeds(runs)
     return results
 
 
@@ -235,15 +270,26 @@ def _markdown(res: dict) -> str:
                          f"{rot['max']:.3f} | {psf} | {100 * r['gain']['relative_error']:+.1f} % "
                          f"| {100 * r['read_noise']['relative_error']:+.1f} % | "
                          f"{r['cpu_seconds_per_pair']:.1f} |")
+        for name, r in rec.items():
+            z = r.get("rotation_z")
+            if z:
+                lines.append(f"\n{name}: rotation error / own SE: sd {z['sd']:.2f}, mean "
+                             f"{z['mean']:+.2f}, max |z| {z['max_abs']:.2f} (n {z['n']}); SE "
+                             f"median {z['se_median_deg']:.3f}°, max {z['se_max_deg']:.3f}°")
     tr = res.get("training")
     if tr:
         lines += ["", f"Training: {tr['steps']} steps per arm ({tr['budget_cpu_s']:.0f} CPU s "
-                  "at one thread), tested on held-out aligned slices.", "",
+                  f"at one thread), seeds {tr.get('seeds', [0])} (mean ± sd over seeds), "
+                  "tested on held-out aligned slices.", "",
                   "| arm | PSNR (dB) | SSIM | Dice (nuclei) | area-fraction error |",
                   "|---|---|---|---|---|"]
         for arm, r in tr["arms"].items():
-            lines.append(f"| {arm} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
-                         f"{r['dice_nuclei']:.3f} | {r['area_fraction_error']:.4f} |")
+            sd = {k: (f" ± {r[k + '_sd_seeds']:{f}}" if k + "_sd_seeds" in r else "")
+                  for k, f in (("psnr", ".2f"), ("ssim", ".4f"), ("dice_nuclei", ".3f"),
+                               ("area_fraction_error", ".4f"))}
+            lines.append(f"| {arm} | {r['psnr']:.2f}{sd['psnr']} | {r['ssim']:.4f}{sd['ssim']}"
+                         f" | {r['dice_nuclei']:.3f}{sd['dice_nuclei']} | "
+                         f"{r['area_fraction_error']:.4f}{sd['area_fraction_error']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -253,6 +299,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--budget-s", type=float, default=150.0,
                         help="CPU seconds of training per arm (one thread)")
+    parser.add_argument("--seeds", default="0",
+                        help="training seeds per arm, comma-separated (e.g. 0,1,2)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
                         "registration")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder")
@@ -272,7 +320,8 @@ def main() -> None:
         print(json.dumps(res["recovery"], indent=1), flush=True)
     if args.part in ("training", "all"):
         work = args.work or Path(tempfile.mkdtemp(prefix="geosr_registration_"))
-        res["training"] = part_training(args.budget_s, args.quick, work)
+        seeds = tuple(int(v) for v in args.seeds.split(","))
+        res["training"] = part_training(args.budget_s, args.quick, work, seeds)
     path.write_text(json.dumps(res, indent=2))
     (args.out / "registration.md").write_text(_markdown(res))
     print(_markdown(res))
