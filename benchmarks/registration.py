@@ -191,13 +191,16 @@ def _train_arm(folder: Path, steps: int, work: Path, arm: str, seed: int, tests)
     from geosr.predict import predict
 
     t1 = time.process_time()
-    model = train(_config(folder / "lr", folder / "hr", steps, work / f"run_{arm}_s{seed}",
-                          seed), show_progress=False)
+    run = work / f"run_{arm}_s{seed}"
+    model = train(_config(folder / "lr", folder / "hr", steps, run, seed), show_progress=False)
     rows = [_score(np.asarray(predict(lr, model).numpy(), np.float64), hr) for lr, hr in tests]
     rec = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     rec["psnr_sd_slices"] = float(np.std([r["psnr"] for r in rows], ddof=1))
     rec["train_cpu_s"] = time.process_time() - t1
     rec["seed"] = seed
+    if (run / "summary.json").exists():   # early stopping on the arm's own validation pairs
+        done = json.loads((run / "summary.json").read_text())
+        rec.update({k: done.get(k) for k in ("steps_done", "stopped_early", "best_step")})
     return rec
 
 
