@@ -266,6 +266,26 @@ def _write(args: argparse.Namespace, doc: dict[str, Any]) -> None:
             Path(tmp).write_text(text)
 
 
+def combine(args: argparse.Namespace) -> None:
+    """Merge the runs of earlier result files (``--combine TAG ...``, e.g. seed 0 and seeds
+    1 2 run apart) into ``real_structure{--tag}``; they must share volume, scale and budget."""
+    docs = [json.loads((args.results / f"real_structure{t}.json").read_text())
+            for t in args.combine]
+    same = {(d.get("volume", "lhdl"), d["scale"], d["budget_cpu_s"]) for d in docs}
+    if len(same) != 1:
+        raise SystemExit(f"--combine: the files differ in (volume, scale, budget): {same}")
+    drop = ("benchmark", "command", "machine", "arms", "model")
+    doc = {k: v for k, v in docs[0].items() if k not in drop}
+    doc["runs"] = [r for d in docs for r in d["runs"]]
+    doc["seeds"] = sorted({r["seed"] for r in doc["runs"]})
+    doc["combined_from"] = [f"real_structure{t}.json" for t in args.combine]
+    doc["machines"] = [d.get("machine") for d in docs]
+    phase = get_volume(doc.get("volume", "lhdl")).phase
+    doc["summary"] = summarize(doc["runs"], tuple(k for k, _ in COLUMNS[phase]))
+    _write(args, doc)
+    print(markdown(doc))
+
+
 def main() -> None:
     import multiprocessing as mp
 
@@ -282,8 +302,13 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--bicubic-only", action="store_true")
     p.add_argument("--tag", default="")
+    p.add_argument("--combine", nargs="+", metavar="TAG",
+                   help="merge the runs of these result tags into --tag's files (no training)")
     p.add_argument("--results", type=Path, default=HERE / "results")
     args = p.parse_args()
+    if args.combine:
+        combine(args)
+        return
 
     root, ctx = prepare(args.scale, args.volume)
     bic = evaluate(np.stack([bicubic(x, args.scale) for x in ctx["block"].lr]), ctx)

@@ -96,3 +96,33 @@ def test_shrew_mask_loader_matches_its_provenance(data_dir, monkeypatch):
     image = load(data_dir / "bone" / "shrew_mask" / "Shrew.nrrd")
     assert image.spacing_um == pytest.approx((spec.spacing_um,) * 3)    # 4.1 µm, header in mm
     assert spec.phase == "bright"
+
+
+def test_combine_merges_seeds_and_refuses_different_budgets(tmp_path):
+    import argparse
+    import json
+
+    rs = _bench("real_structure")
+    keys = [k for k, _ in rs.COLUMNS["bright"]]
+
+    def doc(seeds, budget=100.0):
+        runs = [{"arm": "l1", "seed": s, "parameters": 9232, "steps": 10,
+                 **{k: float(s) for k in keys}} for s in seeds]
+        return {"volume": "shrew", "scale": 4, "budget_cpu_s": budget, "seeds": seeds,
+                "bicubic": {k: 0.5 for k in keys}, "runs": runs, "summary": []}
+
+    (tmp_path / "real_structure_a.json").write_text(json.dumps(doc([0])))
+    (tmp_path / "real_structure_b.json").write_text(json.dumps(doc([1, 2])))
+    (tmp_path / "real_structure_c.json").write_text(json.dumps(doc([3], budget=677.0)))
+    args = argparse.Namespace(combine=["_a", "_b"], tag="_ab", results=tmp_path,
+                              arms=["l1"])
+    rs.combine(args)
+    out = json.loads((tmp_path / "real_structure_ab.json").read_text())
+    assert out["seeds"] == [0, 1, 2] and len(out["runs"]) == 3
+    psnr = out["summary"][0]["psnr"]
+    assert psnr["n"] == 3 and psnr["mean"] == pytest.approx(1.0)
+    assert psnr["sd"] == pytest.approx(1.0)                       # sample sd of 0, 1, 2
+    assert "| 1.00 ± 1.00 |" in (tmp_path / "real_structure_ab.md").read_text()
+    with pytest.raises(SystemExit, match="differ"):
+        rs.combine(argparse.Namespace(combine=["_a", "_c"], tag="_ac", results=tmp_path,
+                                      arms=["l1"]))
