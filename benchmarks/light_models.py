@@ -30,7 +30,12 @@ and the bicubic baseline on the same images, as quoted in the issue.
 
 Arms (``--arms``): ``old_default`` (FSRCNN paper preset, 9×9 transposed-convolution tail, no
 residual: the default before issue #18), ``paper_residual`` (same network over bicubic) and
-``default`` (the new default: FSRCNN ``preset: fast`` over bicubic).
+``default`` (the new default: FSRCNN ``preset: fast`` over bicubic); the alternatives tried
+for the default: ``wide`` (d 64, s 32, m 6: 64 k parameters), ``default_lr3e-3`` (learning
+rate 3e-3), ``default_mse`` (MSE loss), ``default_p128`` (128-px patches, batch 4).
+``--steps-2d ARM=N`` fixes an arm's steps instead of ``--budget`` (``default=42700`` is the
+peers' 600 s of 2-thread wall on the idle machine). Part ``tta`` evaluates trained 2D runs
+plain and as the 8-symmetry self-ensemble.
 
 Outputs ``benchmarks/results/light_models_{2d,3d}.{json,md}``; runs under
 ``runs/benchmarks/light_models`` (git-ignored).
@@ -60,7 +65,16 @@ ARMS: dict[str, dict[str, Any]] = {
     "old_default": {"name": "fsrcnn", "arguments": {"residual_over": "none"}},
     "paper_residual": {"name": "fsrcnn", "arguments": {"residual_over": "bicubic"}},
     "default": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
+    "wide": {"name": "fsrcnn", "arguments": {"preset": "fast", "d": 64, "s": 32, "m": 6}},
+    "default_lr3e-3": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
+    "default_mse": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
+    "default_p128": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
 }
+#: arms that change the training config besides the model (merged into ``train``/top level)
+OVERRIDES: dict[str, dict[str, Any]] = {"default_lr3e-3": {"train": {"lr": 3e-3}},
+                                        "default_mse": {"loss": "mse"},
+                                        "default_p128": {"patch": {"size": 128},
+                                                         "train": {"batch_size": 4}}}
 #: name → (file under $GEOSR_DATA, HR spacing µm, train, val, test slices)
 DATASETS = {
     "lhdl": ("bone/lhdl_trabecular_microct", 19.5, range(0, 140), range(140, 160),
@@ -139,12 +153,13 @@ def _prepare(name: str) -> tuple[Path, list[dict[str, Any]]]:
 
 def config_2d(arm: str, root: Path, name: str, seed: int, steps: int) -> dict[str, Any]:
     val = [f"s{z:03d}" for z in DATASETS[name][3]]
-    return {"seed": seed, "scale": SCALE,
+    extra = OVERRIDES.get(arm, {})
+    return {**{k: v for k, v in extra.items() if k != "train"}, "seed": seed, "scale": SCALE,
             "data": {"source": "folders", "lr": str(root / "lr"), "hr": str(root / "hr"),
                      "split": {"by": "image", "names": val}},
             "model": ARMS[arm],
             "train": {"steps": steps, "threads": 1, "device": "cpu",
-                      "checkpoint_every": max(steps, 1)},
+                      "checkpoint_every": max(steps, 1), **extra.get("train", {})},
             "validation": {"every": max(50, steps // 8), "patience": None},
             "logging": {"progress": False, "every": 100}}
 
@@ -163,7 +178,7 @@ def run_2d(args: argparse.Namespace) -> dict[str, Any]:
         results["bicubic"][name] = {k: float(np.mean([b[k] for b in bic])) for k in bic[0]}
         for arm in args.arms:
             cost = cpu_per_step(config_2d(arm, root, name, 0, 100))["seconds_per_step"]
-            steps = max(50, int(args.budget / cost))
+            steps = args.steps_2d.get(arm) or max(50, int(args.budget / cost))
             results["steps"][f"{name}/{arm}"] = {"seconds_per_step": cost, "steps": steps}
             for seed in args.seeds:
                 out = WORK / "runs" / f"{name}_{arm}_s{seed}"
@@ -232,9 +247,44 @@ def run_3d(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def run_tta(args: argparse.Namespace) -> dict[str, Any]:
+    """Part ``tta``: the trained 2D runs (``runs/<dataset>_<arm>_s<seed>``) evaluated plain and
+    as the mean over the 8 grid symmetries (self-ensemble, :func:`geosr.trust.uncertainty.tta`;
+    8× the prediction cost, no training)."""
+    import torch
+
+    from geosr.predict import predict
+    from geosr.trust.uncertainty import tta
+
+    torch.set_num_threads(1)
+    results: dict[str, Any] = {"runs": []}
+    for name in args.datasets:
+        _, tests = _prepare(name)
+        for arm in args.arms:
+            for seed in args.seeds:
+                model = next((WORK / "runs" / f"{name}_{arm}_s{seed}").rglob("model.json")).parent
+                plain, mean8 = [], []
+                for t in tests:
+                    lr = t["lr"].astype(np.float32)
+                    plain.append(slice_metrics(predict(lr, model, device="cpu").numpy()
+                                               .astype(np.float64), t["hr"])["psnr"])
+                    mean8.append(slice_metrics(tta(lr, model, device="cpu").mean,
+                                               t["hr"])["psnr"])
+                run = {"dataset": name, "arm": arm, "seed": seed, "psnr": float(np.mean(plain)),
+                       "psnr_self_ensemble": float(np.mean(mean8))}
+                results["runs"].append(run)
+                print(json.dumps(run), flush=True)
+    return results
+
+
 def _markdown(part: str, results: dict[str, Any]) -> str:
     lines = [f"# light_models --part {part}", ""]
-    if part == "2d":
+    if part == "tta":
+        lines += ["| dataset | arm | seed | PSNR (dB) | self-ensemble ×8 (dB) |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {r['dataset']} | {r['arm']} | {r['seed']} | {r['psnr']:.2f} | "
+                  f"{r['psnr_self_ensemble']:.2f} |" for r in results["runs"]]
+    elif part == "2d":
         lines += ["| dataset | method | params | steps | PSNR (dB) | SSIM | runs |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         for name, bic in results["bicubic"].items():
@@ -274,17 +324,21 @@ def _write(args: argparse.Namespace, part: str, results: dict[str, Any]) -> None
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("2d", "3d"), required=True)
+    p.add_argument("--part", choices=("2d", "3d", "tta"), required=True)
     p.add_argument("--arms", nargs="+", default=["old_default", "default"], choices=list(ARMS))
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--budget", type=float, default=150.0,
                    help="CPU seconds of optimisation steps per 2D run, one thread")
     p.add_argument("--steps", type=int, default=2000, help="training steps per 3D run")
+    p.add_argument("--steps-2d", nargs="*", default=[], metavar="ARM=STEPS",
+                   help="fixed step counts per 2D arm instead of --budget (e.g. default=42700: "
+                        "the peers' 600 s of 2-thread wall on the idle machine)")
     p.add_argument("--tag", default="", help="suffix of the result files")
     p.add_argument("--results", type=Path, default=HERE / "results")
     args = p.parse_args()
-    results = run_2d(args) if args.part == "2d" else run_3d(args)
+    args.steps_2d = {k: int(v) for k, v in (a.split("=", 1) for a in args.steps_2d)}
+    results = {"2d": run_2d, "3d": run_3d, "tta": run_tta}[args.part](args)
     _write(args, args.part, results)
     print(_markdown(args.part, results))
 
