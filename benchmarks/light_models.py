@@ -32,7 +32,7 @@ Arms (``--arms``): ``old_default`` (FSRCNN paper preset, 9×9 transposed-convolu
 residual: the default before issue #18), ``paper_residual`` (same network over bicubic) and
 ``default`` (the new default: FSRCNN ``preset: fast`` over bicubic); the alternatives tried
 for the default: ``wide`` (d 64, s 32, m 6: 64 k parameters), ``default_lr3e-3`` (learning
-rate 3e-3), ``default_mse`` (MSE loss), ``default_p128`` (128-px patches, batch 4).
+rate 3e-3), ``default_p128`` (128-px patches, batch 4).
 ``--steps-2d ARM=N`` fixes an arm's steps instead of ``--budget`` (``default=42700`` is the
 peers' 600 s of 2-thread wall on the idle machine). Part ``tta`` evaluates trained 2D runs
 plain and as the 8-symmetry self-ensemble.
@@ -67,12 +67,10 @@ ARMS: dict[str, dict[str, Any]] = {
     "default": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
     "wide": {"name": "fsrcnn", "arguments": {"preset": "fast", "d": 64, "s": 32, "m": 6}},
     "default_lr3e-3": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
-    "default_mse": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
     "default_p128": {"name": "fsrcnn", "arguments": {"preset": "fast"}},
 }
 #: arms that change the training config besides the model (merged into ``train``/top level)
 OVERRIDES: dict[str, dict[str, Any]] = {"default_lr3e-3": {"train": {"lr": 3e-3}},
-                                        "default_mse": {"loss": "mse"},
                                         "default_p128": {"patch": {"size": 128},
                                                          "train": {"batch_size": 4}}}
 #: name → (file under $GEOSR_DATA, HR spacing µm, train, val, test slices)
