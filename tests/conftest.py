@@ -26,3 +26,20 @@ def data_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return root
+
+
+@pytest.fixture(scope="session")
+def bench():
+    """``bench("name")`` imports the module ``benchmarks/name.py`` (the studies' helpers that
+    tests pin), without leaving ``benchmarks/`` on ``sys.path``."""
+    import importlib
+    import sys
+
+    def load(name: str):
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.remove(str(REPO / "benchmarks"))
+
+    return load

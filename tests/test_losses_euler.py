@@ -6,7 +6,6 @@ the peers' bicubic row."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ from geosr.losses import build_loss
 from geosr.losses.euler import euler_lut, soft_euler_number
 
 torch.set_num_threads(1)
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.mark.parametrize("dims,connectivity", [(2, 1), (2, 2), (3, 1), (3, 3)])
@@ -130,19 +128,15 @@ def test_3d_connectivity_2_is_refused():
 
 
 @pytest.mark.data
-def test_real_structure_protocol_reproduces_the_peer_bicubic_row(data_dir, monkeypatch):
+def test_real_structure_protocol_reproduces_the_peer_bicubic_row(data_dir, monkeypatch, bench):
     monkeypatch.setenv("GEOSR_DATA", str(data_dir))
-    sys.path.insert(0, str(BENCH))
-    try:
-        from _real_structure_protocol import (TEST, bicubic, make_split, normalised_volume,
-                                              peer_metrics)
-    finally:
-        sys.path.remove(str(BENCH))
+    proto = bench("_real_structure_protocol")
     from skimage.filters import threshold_otsu
 
-    test = make_split(normalised_volume(), TEST, 4)
+    test = proto.make_split(proto.normalised_volume(), proto.TEST, 4)
     threshold = threshold_otsu(test.hr)
-    row = peer_metrics(np.stack([bicubic(x, 4) for x in test.lr]), test.hr, threshold)
+    row = proto.peer_metrics(np.stack([proto.bicubic(x, 4) for x in test.lr]), test.hr,
+                             threshold)
     assert threshold == pytest.approx(0.4004, abs=5e-5)
     assert round(row["psnr"], 2) == 24.84
     assert round(100 * row["euler_slice_rel_error"], 1) == -3.3
@@ -150,18 +144,8 @@ def test_real_structure_protocol_reproduces_the_peer_bicubic_row(data_dir, monke
     assert round(100 * row["bvtv_rel_error"], 1) == 3.2
 
 
-def _bench(name: str):
-    import importlib
-
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCH))
-
-
-def test_invented_and_missed_components_and_branches():
-    im = _bench("_real_structure_metrics").invented_missed
+def test_invented_and_missed_components_and_branches(bench):
+    im = bench("_real_structure_metrics").invented_missed
     g = np.zeros((2, 40, 40), bool)
     g[:, 5:8, 5:35] = True                        # a bar
     g[:, 5:35, 20:23] = True                      # crossing it: a T with 3 branches
@@ -185,7 +169,7 @@ def test_bone_ct_example_config_parses():
 
     from geosr.train.config import parse_config
 
-    text = (BENCH.parent / "examples" / "bone_ct_x4.yaml").read_text()
+    text = (Path(__file__).resolve().parents[1] / "examples" / "bone_ct_x4.yaml").read_text()
     cfg = parse_config(yaml.safe_load(text))
     assert cfg.scale == 4 and "euler" not in str(cfg.loss).lower()
     assert "  # euler:" in text                   # the optional term, commented out, is valid

@@ -3,27 +3,14 @@ the pore-network metrics of the Ketton rock, checked against skimage and the PRO
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
-
-def _bench(name: str):
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCH))
-
-
-def test_z_splits_are_70_10_20_and_lhdl_keeps_the_peer_protocol():
-    vols = _bench("_real_structure_volumes")
-    proto = _bench("_real_structure_protocol")
+def test_z_splits_are_70_10_20_and_lhdl_keeps_the_peer_protocol(bench):
+    vols = bench("_real_structure_volumes")
+    proto = bench("_real_structure_protocol")
     sp = vols.z_splits(115)                                  # the shrew mask's depth
     assert (sp.train, sp.val, sp.block) == (range(0, 80), range(80, 92), range(92, 115))
     assert list(sp.test) == list(range(92, 115, 2))
@@ -34,8 +21,8 @@ def test_z_splits_are_70_10_20_and_lhdl_keeps_the_peer_protocol():
         vols.get_volume("berea")
 
 
-def test_pore_3d_on_an_analytic_torus():
-    pore = _bench("_real_structure_pore")
+def test_pore_3d_on_an_analytic_torus(bench):
+    pore = bench("_real_structure_pore")
     m = np.zeros((5, 12, 12), bool)
     m[2, 3:9, 3:9] = True
     m[2, 5:7, 5:7] = False                                   # a ring: χ = 0, one component
@@ -47,13 +34,13 @@ def test_pore_3d_on_an_analytic_torus():
 
 
 @pytest.mark.data
-def test_ketton_loader_and_pore_metrics_match_skimage(data_dir, monkeypatch):
+def test_ketton_loader_and_pore_metrics_match_skimage(data_dir, monkeypatch, bench):
     from skimage.measure import euler_number, label
 
     monkeypatch.setenv("GEOSR_DATA", str(data_dir))
-    vols = _bench("_real_structure_volumes")
-    proto = _bench("_real_structure_protocol")
-    rs = _bench("real_structure")
+    vols = bench("_real_structure_volumes")
+    proto = bench("_real_structure_protocol")
+    rs = bench("real_structure")
     spec = vols.get_volume("ketton")
     vol = spec.load()
     assert vol.shape == (256, 256, 256) and set(np.unique(vol)) == {0.0, 1.0}
@@ -76,7 +63,7 @@ def test_ketton_loader_and_pore_metrics_match_skimage(data_dir, monkeypatch):
     truth_euler = euler_number(truth, connectivity=3)
     assert row["euler_3d_rel_error"] == pytest.approx(
         (row["euler_3d"] - truth_euler) / abs(truth_euler))
-    pore = _bench("_real_structure_pore")
+    pore = bench("_real_structure_pore")
     self_check = pore.compare_pore_3d(truth, truth, pore.pore_3d(truth, 15.0), 15.0)
     assert self_check["connections_preserved_3d"] == self_check["through_preserved_3d"] == 1.0
     assert self_check["euler_3d_rel_error"] == 0.0 and self_check["false_connections_3d"] == 0
@@ -85,11 +72,11 @@ def test_ketton_loader_and_pore_metrics_match_skimage(data_dir, monkeypatch):
 
 
 @pytest.mark.data
-def test_shrew_mask_loader_matches_its_provenance(data_dir, monkeypatch):
+def test_shrew_mask_loader_matches_its_provenance(data_dir, monkeypatch, bench):
     from geosr.io import load
 
     monkeypatch.setenv("GEOSR_DATA", str(data_dir))
-    spec = _bench("_real_structure_volumes").get_volume("shrew")
+    spec = bench("_real_structure_volumes").get_volume("shrew")
     vol = spec.load()
     assert vol.shape == (115, 114, 114) and set(np.unique(vol)) == {0.0, 1.0}
     assert vol.mean() == pytest.approx(0.2935, abs=5e-5)
@@ -98,11 +85,11 @@ def test_shrew_mask_loader_matches_its_provenance(data_dir, monkeypatch):
     assert spec.phase == "bright"
 
 
-def test_combine_merges_seeds_and_refuses_different_budgets(tmp_path):
+def test_combine_merges_seeds_and_refuses_different_budgets(tmp_path, bench):
     import argparse
     import json
 
-    rs = _bench("real_structure")
+    rs = bench("real_structure")
     keys = [k for k, _ in rs.COLUMNS["bright"]]
 
     def doc(seeds, budget=100.0):
