@@ -3,7 +3,6 @@ the pore-network metrics of the Ketton rock, checked against skimage and the PRO
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
