@@ -14,9 +14,10 @@ repeats use seeds 2000 + 100 r + k) and splits each output's Ct.Po error into it
 - Ct.Po at thresholds 0.40-0.60 and the threshold at which each output's Ct.Po equals the truth;
 - the spread of Ct.Po over noise realizations (variance) against its mean error (bias);
 - ``--calibrated``: Ct.Po error when each model's threshold is calibrated on the validation
-  slices (phantom seed 5, never tested; their own LR noise seeds 3000 + k) so that its Ct.Po is
-  unbiased there, as one would with a calibration phantom: the shared under-segmentation is
-  removed, so what is left ranks the models on the pores themselves (both acquisitions).
+  slices (phantom seeds ``study.VAL_SEEDS`` = 5-7, never tested; their own LR noise seeds
+  3000 + k) so that its Ct.Po is unbiased there, as one would with a calibration phantom: the
+  shared under-segmentation is removed, so what is left ranks the models on the pores
+  themselves (both acquisitions).
 
 Writes ``benchmarks/results/ct_cortical_lowdose.{json,md}`` and ``..._maps.png`` (pore maps of
 the first test slice at i0 2e3, seed-0 models: right / invented / missed pore pixels).
@@ -222,7 +223,7 @@ def calibrated(acq: str) -> dict[str, Any]:
     payload = study.upgrade(json.loads((HERE / "results" / "ct_cortical.json").read_text()))
     a = study.ACQUISITIONS[acq]
     c, hr_um = a["scale"], a["voxel_um"] / a["scale"]
-    val = study.phantom_slices(5, hr_um, False, c)
+    val = [s for seed in study.VAL_SEEDS for s in study.phantom_slices(seed, hr_um, False, c)]
     test = [s for seed in (100, 101, 102) for s in study.phantom_slices(seed, hr_um, False, c)]
     out: dict[str, Any] = {}
     for dose in study.DOSES:
