@@ -141,6 +141,181 @@ def part_recovery(quick: bool) -> dict:
     return out
 
 
+# ---------------------------------------------------------------------------------- real
+W2S = "fluorescence/w2s_pairs"
+
+
+def _direct_noise(low: np.ndarray, high: np.ndarray) -> dict:
+    """Poisson–Gaussian fit of the single frame against the 400-frame average on their own
+    (shared) pixel grid: no registration, no binning; clipped pixels (0, 255) left out."""
+    from geosr.pairs.noise import fit_noise
+
+    design = np.stack([high.ravel(), np.ones(high.size)], 1)
+    coef, *_ = np.linalg.lstsq(design, low.ravel(), rcond=None)
+    mean = (design @ coef).reshape(low.shape)
+    resid = low - mean
+    edges = np.quantile(mean, np.linspace(0, 1, 21))
+    bins = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (mean >= lo) & (mean < hi) & (low > 0) & (low < 255)
+        if sel.sum() > 50:
+            bins.append({"signal": float(mean[sel].mean() - coef[1]),
+                         "var": float(resid[sel].var()), "n": int(sel.sum())})
+    return fit_noise(bins)
+
+
+def _register_real(lr: np.ndarray, hr: np.ndarray, scale: int) -> dict:
+    """One real pair through register_pair and the single-pair QC of ``geosr pairs register``."""
+    from geosr.core import Image
+    from geosr.pairs import qc, register_pair
+    from geosr.pairs.noise import fit_noise
+
+    reg = register_pair(Image(lr, "YX", spacing=(float(scale),) * 2),
+                        Image(hr, "YX", spacing=(1.0, 1.0)), scale, transform="rigid")
+    verdict, reason = qc.judge(reg.ncc_after, reg.scale, lr, hr, reg.transform.zoom,
+                               reg.checks["residual_over_noise"])
+    if verdict == "ok":
+        verdict, reason = qc.judge_precision(reg.standard_errors)
+    noise = fit_noise(reg.summary()["noise_bins"])
+    return {"shift": list(reg.transform.shift), "rotation_deg": reg.transform.rotation_deg,
+            "se": reg.standard_errors, "fwhm_hr_px": float(reg.fwhm_um[-1]),
+            "gain": noise["gain"], "read_noise": noise["read_noise"],
+            "ncc_before": reg.ncc_before, "ncc_after": reg.ncc_after,
+            "verdict": verdict, "reason": reason}
+
+
+def part_real(quick: bool) -> dict:
+    """:func:`real_set` at ×2 and ×4."""
+    return {f"w2s_x{scale}": real_set(quick, scale) for scale in (2, 4)}
+
+
+def real_set(quick: bool, scale: int) -> dict:
+    """Real acquisitions (W2S widefield, 20 fields): LR = the single noisy frame binned ``scale``
+    × ``scale`` starting at HR pixel (0, 0) and at a random offset (o_y, o_x) — the same real
+    noise, a known relative shift of exactly −o / scale LR px (no interpolation) — registered to
+    the 400-frame average. Truth: that relative shift; rotation 0 (one acquisition); the noise
+    model of the binned frame = the frame's own, fitted on the shared grid, divided by
+    ``scale²`` (gain) and ``scale`` (read noise)."""
+    from skimage.io import imread
+
+    rng = np.random.default_rng(12 + scale)
+    rows = []
+    for k, field in enumerate(range(81, 84 if quick else 101)):
+        name = f"{field:03d}_{k % 3}"
+        low = imread(_data_dir() / W2S / "lowsnr_avg1" / f"{name}.png").astype(np.float64)
+        high = imread(_data_dir() / W2S / "highsnr_avg400" / f"{name}.png").astype(np.float64)
+        offset = (0, 0)
+        while offset == (0, 0):
+            offset = tuple(int(v) for v in rng.integers(0, scale, 2))
+        n = (min(low.shape) - scale) // scale * scale
+        regs = [_register_real(low[oy:oy + n, ox:ox + n].reshape(
+                    n // scale, scale, n // scale, scale).mean(axis=(1, 3)), high, scale)
+                for oy, ox in ((0, 0), offset)]
+        direct = _direct_noise(low, high)
+        rel = np.subtract(regs[1]["shift"], regs[0]["shift"])
+        rows.append({"name": name, "offset_hr_px": offset, "registrations": regs,
+                     "relative_shift_error_lr_px": float(np.abs(
+                         rel + np.asarray(offset) / scale).max()),
+                     "direct_noise": {"gain": direct["gain"] / scale ** 2,
+                                      "read_noise": direct["read_noise"] / scale}})
+        print(f"x{scale}", name, rows[-1]["relative_shift_error_lr_px"], regs[0]["verdict"],
+              flush=True)
+    return _real_summary(rows, scale)
+
+
+def _real_summary(rows: list[dict], scale: int) -> dict:
+    regs = [r for row in rows for r in row["registrations"]]
+    rel_gain = [r["gain"] / row["direct_noise"]["gain"] - 1
+                for row in rows for r in row["registrations"]]
+    rel_read = [r["read_noise"] / row["direct_noise"]["read_noise"] - 1
+                for row in rows for r in row["registrations"]]
+    return {"pairs": len(rows), "registrations": len(regs), "scale": scale,
+            "relative_shift_error_lr_px": _stats([r["relative_shift_error_lr_px"]
+                                                  for r in rows]),
+            "rotation_deg": _stats([r["rotation_deg"] for r in regs]),
+            "rotation_z": _z_stats([r["rotation_deg"] for r in regs],
+                                   [r["se"]["rotation_deg"] for r in regs]),
+            "gain_relative_error": _stats(rel_gain),
+            "gain_relative_error_mean": float(np.mean(rel_gain)),
+            "read_noise_relative_error": _stats(rel_read),
+            "read_noise_relative_error_mean": float(np.mean(rel_read)),
+            "fwhm_hr_px": _stats([r["fwhm_hr_px"] for r in regs]),
+            "verdicts": {v: sum(r["verdict"] == v for r in regs)
+                         for v in ("ok", "suspect", "reject")},
+            "per_pair": rows}
+
+
+def _warp(hr: np.ndarray, scale: int):
+    """``hr`` with its content moved by a smooth field (LR px): down by
+    ``0.5 + 0.6 sin(π x / W)``, right by ``−0.3 + 0.5 cos(π y / H)``; returns the moved image
+    and the displacement as a function of HR coordinates."""
+    from scipy import ndimage
+
+    h, w = hr.shape
+
+    def disp(y, x):
+        return (0.5 + 0.6 * np.sin(np.pi * x / (w - 1)), -0.3 + 0.5 * np.cos(np.pi * y / (h - 1)))
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    dy, dx = disp(yy, xx)
+    moved = ndimage.map_coordinates(hr, [yy - scale * dy, xx - scale * dx], order=3,
+                                    mode="mirror")
+    return moved, disp
+
+
+def _displacement_errors(reg, disp, scale: int, shape: tuple[int, int], margin: int = 4
+                        ) -> np.ndarray:
+    """|fitted − true| displacement (LR px) at every LR pixel ``margin`` px inside the field:
+    the global shift plus, when fitted, the non-rigid field."""
+    ly, lx = np.meshgrid(np.arange(margin, shape[0] - margin),
+                         np.arange(margin, shape[1] - margin), indexing="ij")
+    truth = np.stack(disp(scale * ly + (scale - 1) / 2, scale * lx + (scale - 1) / 2))
+    fitted = np.asarray(reg.transform.shift, np.float64)[:, None, None] + 0 * truth
+    if reg.field is not None:
+        fitted = fitted + reg.field.at_lr(np.stack([ly.ravel(), lx.ravel()])).reshape(
+            truth.shape)
+    return np.sqrt(((fitted - truth) ** 2).sum(axis=0))
+
+
+def part_deformable(quick: bool, scale: int = 4) -> dict:
+    """A known smooth non-rigid distortion (``_warp``) of real HR scenes (W2S 400-frame
+    averages, 512², ×4 → 128² LR, the instrument of ``FORWARD``): the per-tile displacement
+    (global shift + interpolated tile corrections) against the true one at every LR pixel,
+    rigid fit vs ``deformable``."""
+    from skimage.io import imread
+
+    from geosr.core import Image
+    from geosr.pairs import PairTransform, register_pair
+    from geosr.pairs.simulate import simulate_acquisition
+
+    rows = []
+    for k, field in enumerate(range(81, 83 if quick else 91)):
+        name = f"{field:03d}_{k % 3}"
+        hr = imread(_data_dir() / W2S / "highsnr_avg400" / f"{name}.png").astype(np.float64)
+        moved, disp = _warp(hr, scale)
+        lr = simulate_acquisition(Image(moved, "YX", spacing=(0.1, 0.1)), scale,
+                                  PairTransform((0.0, 0.0)), seed=k, **FORWARD)
+        ref = Image(hr, "YX", spacing=(0.1, 0.1))
+        rigid = register_pair(lr, ref, scale, intensity="gamma")
+        soft = register_pair(lr, ref, scale, intensity="gamma", deformable=True)
+        shape = lr.numpy().shape
+        err = {arm: _displacement_errors(reg, disp, scale, shape)
+               for arm, reg in (("rigid", rigid), ("deformable", soft))}
+        rows.append({"name": name, **{f"{stat}_error_{arm}_lr_px": float(f(e))
+                                      for arm, e in err.items()
+                                      for stat, f in (("rms", lambda v: np.sqrt(np.mean(v ** 2))),
+                                                      ("max", np.max))},
+                     "residual_rms_ratio": float(soft.residual_rms / rigid.residual_rms),
+                     **soft.field.stats()})
+        print("deformable", rows[-1], flush=True)
+    keys = [f"{stat}_error_{arm}_lr_px" for arm in ("rigid", "deformable")
+            for stat in ("rms", "max")]
+    return {"pairs": len(rows), "scale": scale, **{k: _stats([r[k] for r in rows]) for k in keys},
+            "tiles_undetermined": int(sum(r["deformation_tiles_undetermined"] for r in rows)),
+            "residual_rms_ratio": _stats([r["residual_rms_ratio"] for r in rows]),
+            "per_pair": rows}
+
+
 # ------------------------------------------------------------------------------ training
 def _write_pairs(root: Path, vol: np.ndarray, zs, rng, misaligned: bool) -> None:
     from geosr.core import Image
@@ -279,6 +454,7 @@ def _markdown(res: dict) -> str:
                 lines.append(f"\n{name}: rotation error / own SE: sd {z['sd']:.2f}, mean "
                              f"{z['mean']:+.2f}, max |z| {z['max_abs']:.2f} (n {z['n']}); SE "
                              f"median {z['se_median_deg']:.3f}°, max {z['se_max_deg']:.3f}°")
+    lines += _real_markdown(res.get("real") or {})
     tr = res.get("training")
     if tr:
         lines += ["", f"Training: {tr['steps']} steps per arm ({tr['budget_cpu_s']:.0f} CPU s "
@@ -296,9 +472,29 @@ def _markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _real_markdown(real: dict) -> list[str]:
+    if not real:
+        return []
+    lines = ["", "| real set | pairs | relative shift error median / max (LR px) | rotation "
+             "median / max (°), truth 0 | rotation z sd / max | gain error median / max | "
+             "read-noise error median / max | extra PSF FWHM (HR px) | verdicts ok/suspect/"
+             "reject |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in real.items():
+        s, rot, z = r["relative_shift_error_lr_px"], r["rotation_deg"], r["rotation_z"]
+        g, rn, v = r["gain_relative_error"], r["read_noise_relative_error"], r["verdicts"]
+        lines.append(f"| {name} | {r['pairs']} | {s['median']:.3f} / {s['max']:.3f} | "
+                     f"{rot['median']:.4f} / {rot['max']:.4f} | {z['sd']:.2f} / "
+                     f"{z['max_abs']:.2f} | {100 * g['median']:.1f} / {100 * g['max']:.1f} % | "
+                     f"{100 * rn['median']:.1f} / {100 * rn['max']:.1f} % | "
+                     f"{r['fwhm_hr_px']['median']:.2f} | {v['ok']}/{v['suspect']}/"
+                     f"{v['reject']} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["recovery", "training", "all"], default="all")
+    parser.add_argument("--part", choices=["recovery", "real", "deformable", "training", "all"],
+                        default="all")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--budget-s", type=float, default=150.0,
                         help="CPU seconds of training per arm (one thread)")
@@ -321,6 +517,12 @@ def main() -> None:
         res["recovery"] = part_recovery(args.quick)
         path.write_text(json.dumps(res, indent=2))
         print(json.dumps(res["recovery"], indent=1), flush=True)
+    if args.part in ("real", "all"):
+        res["real"] = part_real(args.quick)
+        path.write_text(json.dumps(res, indent=2))
+    if args.part in ("deformable", "all"):
+        res["deformable"] = part_deformable(args.quick)
+        path.write_text(json.dumps(res, indent=2))
     if args.part in ("training", "all"):
         work = args.work or Path(tempfile.mkdtemp(prefix="geosr_registration_"))
         seeds = tuple(int(v) for v in args.seeds.split(","))

@@ -189,6 +189,24 @@ def test_deformable_field_recovers_a_smooth_distortion():
     assert still.record()["deformation_max_lr_px"] < 0.02
 
 
+def test_deformable_tile_without_structure_keeps_the_global_shift():
+    """A flat (empty) corner does not fix its tile's shift: its standard error exceeds 0.1 LR
+    px, its correction is 0 (not noise) and it is counted; textured tiles stay determined."""
+    from geosr.degrade.steps import PoissonGaussianNoise
+
+    hr = _smooth_texture((192, 192))
+    hr[:64, :64] = 500.0                       # the top-left tile (3 x 3 tiles) is flat
+    lr = Downsample(4)(GaussianBlur(fwhm_um=0.4)(Image(hr, "YX", spacing=(0.1, 0.1))))
+    lr = PoissonGaussianNoise(0.2)(lr, np.random.default_rng(3))
+    reg = register_pair(lr, Image(hr, "YX", spacing=(0.1, 0.1)), 4, deformable=True)
+    field = reg.field
+    assert field.standard_errors[:, 0, 0].max() > 0.1
+    assert np.all(field.values[:, 0, 0] == 0.0)
+    assert field.undetermined == 1
+    assert field.standard_errors[:, 1:, 1:].max() < 0.1
+    assert reg.record()["deformation_tiles_undetermined"] == 1
+
+
 def _blobs(rng, n=128, k=14):
     """Sparse bright Gaussian spots on a dark field (nuclei-like): the Poisson noise sits on
     the spots, exactly where the shift and rotation information is."""

@@ -326,7 +326,8 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
         LR pixels whose block maps closer than this to the HR border are cropped away.
     deformable:
         Add a smooth non-rigid residual field (3 tiles per axis, :mod:`geosr.pairs.deform`),
-        reported separately (``deformation_rms_lr_px``, ``deformation_max_lr_px``).
+        reported separately (``deformation_rms_lr_px``, ``deformation_max_lr_px``; tiles too
+        flat to fix their shift keep the global one, ``deformation_tiles_undetermined``).
     noise_weights:
         Refit once weighted by ``1 / noise sd`` per LR pixel, the Poisson–Gaussian noise model
         fitted to the first fit's residuals (the noise of a photon-counting LR image grows with
