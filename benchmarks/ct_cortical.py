@@ -1,6 +1,6 @@
 """Study (issue 17): how far can SR push clinical-resolution CT for cortical porosity?
 
-    .venv/bin/python benchmarks/ct_cortical.py                 # the study (~30-60 min, 1 thread)
+    .venv/bin/python benchmarks/ct_cortical.py                 # the study (~15-40 min, 1 thread)
     .venv/bin/python benchmarks/ct_cortical.py --quick         # smoke run (minutes, tiny)
     .venv/bin/python benchmarks/ct_cortical.py --train-only xtremect1  # retrain one acquisition's
                                           # SR arms, reuse the JSON's other models, re-evaluate
