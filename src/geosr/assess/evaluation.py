@@ -380,6 +380,48 @@ def _microscopy(p, g, *, data_range: Any, crop: int, fit: str, nrmse_normalizati
 
 
 # ----------------------------------------------------------------------------- front door
+def _checked_crop(protocol: str, scale: Any, data_range: Any, crop: int | None,
+                  fit: str) -> int | None:
+    """The options a protocol allows, checked before any file is read; the border crop."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}", where="protocol",
+                          hint="use 'microscopy' or 'classic'")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, np.integer))
+                              or scale < 1):
+        raise ConfigError(f"must be a positive integer, got {scale!r}", where="scale")
+    if protocol == "classic":
+        if scale is None:
+            raise ConfigError("the classic protocol needs the SR factor", where="scale",
+                              hint="pass scale= (--scale); it is also the border crop")
+        if data_range is not None and not _is_255(data_range):
+            raise ConfigError(f"the classic protocol fixes the data range to 255, got "
+                              f"{data_range!r}", where="data_range",
+                              hint="omit it, or use protocol='microscopy'")
+        if crop is not None and crop != scale:
+            raise ConfigError(f"the classic protocol crops `scale` pixels, got crop={crop}",
+                              where="crop", hint="omit it, or use protocol='microscopy'")
+        if fit != "none":
+            raise ConfigError("the classic protocol compares raw values", where="fit",
+                              hint="omit it, or use protocol='microscopy'")
+        return crop
+    crop = (scale or 0) if crop is None else int(crop)
+    if crop < 0:
+        raise ConfigError(f"must be >= 0, got {crop}", where="crop")
+    return crop
+
+
+def _sources(pred: Any, gt: Any) -> tuple[list[tuple[str, Any, Any]], Any]:
+    """``(name, prediction, truth)`` triples and the file loader (None for in-memory data)."""
+    if not (isinstance(pred, (str, os.PathLike)) or isinstance(gt, (str, os.PathLike))):
+        return [("image", pred, gt)], None
+    if not (isinstance(pred, (str, os.PathLike)) and isinstance(gt, (str, os.PathLike))):
+        raise InputError("pass two paths or two arrays/images, not one of each",
+                         where="prediction")
+    from geosr.io import load
+
+    return [(name, p, g) for name, p, g in pair_files(pred, gt)], load
+
+
 def evaluate(pred: Any, gt: Any, *, protocol: str = "microscopy", scale: int | None = None,
              data_range: Any = None, maps_dir: str | os.PathLike | None = None,
              out_csv: str | os.PathLike | None = None, crop: int | None = None,
@@ -426,43 +468,8 @@ def evaluate(pred: Any, gt: Any, *, protocol: str = "microscopy", scale: int | N
     ConfigError
         Unknown protocol, missing data range or scale, options the protocol does not allow.
     """
-    from geosr.io import load
-
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r}", where="protocol",
-                          hint="use 'microscopy' or 'classic'")
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, np.integer))
-                              or scale < 1):
-        raise ConfigError(f"must be a positive integer, got {scale!r}", where="scale")
-    if protocol == "classic":
-        if scale is None:
-            raise ConfigError("the classic protocol needs the SR factor", where="scale",
-                              hint="pass scale= (--scale); it is also the border crop")
-        if data_range is not None and not _is_255(data_range):
-            raise ConfigError(f"the classic protocol fixes the data range to 255, got "
-                              f"{data_range!r}", where="data_range",
-                              hint="omit it, or use protocol='microscopy'")
-        if crop is not None and crop != scale:
-            raise ConfigError(f"the classic protocol crops `scale` pixels, got crop={crop}",
-                              where="crop", hint="omit it, or use protocol='microscopy'")
-        if fit != "none":
-            raise ConfigError("the classic protocol compares raw values", where="fit",
-                              hint="omit it, or use protocol='microscopy'")
-    else:
-        crop = (scale or 0) if crop is None else int(crop)
-        if crop < 0:
-            raise ConfigError(f"must be >= 0, got {crop}", where="crop")
-
-    if isinstance(pred, (str, os.PathLike)) or isinstance(gt, (str, os.PathLike)):
-        if not (isinstance(pred, (str, os.PathLike)) and isinstance(gt, (str, os.PathLike))):
-            raise InputError("pass two paths or two arrays/images, not one of each",
-                             where="prediction")
-        pairs = [(name, p, g) for name, p, g in pair_files(pred, gt)]
-        loader = load
-    else:
-        pairs = [("image", pred, gt)]
-        loader = None
-
+    crop = _checked_crop(protocol, scale, data_range, crop, fit)
+    pairs, loader = _sources(pred, gt)
     rows, pending, conventions = [], [], []
     for name, p_src, g_src in pairs:
         p_img = loader(p_src) if loader else _as_image(p_src, "prediction", protocol)

@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from geosr.cli.formatting import format_number
+from geosr.core.formatting import format_number
 
 __all__ = ["assess", "SegmentMethod", "format_number"]
 

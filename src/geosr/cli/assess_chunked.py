@@ -20,7 +20,7 @@ def assess_chunked_command(pred: Path, gt: Optional[Path], *, segment: str,
                            threshold: Optional[float], bright: bool, chunk: Optional[int],
                            cluster: Optional[str], json_path: Optional[Path]) -> None:
     from geosr.assess.network.chunked import assess_chunked
-    from geosr.cli.formatting import format_number
+    from geosr.core.formatting import format_number
     from geosr.core.files import write_json
     from geosr.core.progress import progress_bar
 

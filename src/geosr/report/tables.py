@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from geosr.core.formatting import format_number
 from geosr.report.case import Case
 from geosr.report.figures import rgb_png
 from geosr.report.html import Figure, Section, grid_table_html
@@ -38,17 +39,8 @@ def fmt_iqa(value: Any) -> str:
 
 
 def fmt_network(value: Any) -> str:
-    """As ``geosr assess`` prints: four significant digits, integers without decimals."""
-    if value is None or isinstance(value, str):
-        return "" if value is None else value
-    value = float(value)
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == int(value) and abs(value) < 1e7:
-        return str(int(value))
-    return f"{value:.4g}"
+    """As ``geosr assess`` prints (:func:`geosr.core.formatting.format_number`); text as is."""
+    return value if isinstance(value, str) else format_number(value)
 
 
 def iqa_section(case: Case) -> Section | None:

@@ -1,4 +1,5 @@
-"""Number formatting shared by the command-line tables.
+"""Number formatting shared by the command-line tables and the reports (one rule, so a report
+shows the numbers exactly as `geosr assess` prints them).
 
 >>> format_number(3.0), format_number(0.123456), format_number(float("nan"))
 ('3', '0.1235', 'n/a')
