@@ -299,6 +299,43 @@ def _resolve(scale: Any, dims: int, transform: str, intensity: str) -> tuple[int
     return per_axis(scale, dims, where="scale", kind=int, minimum=1)
 
 
+def _start_sigma(psf_fwhm_um: Any, lr_img: Image, factors: tuple[int, ...]
+                 ) -> tuple[float, ...]:
+    """The PSF σ (HR px) to start from: the given FWHM, or one LR pixel (the anti-alias
+    guess)."""
+    if psf_fwhm_um is None:
+        return tuple(f / FWHM_PER_SIGMA for f in factors)
+    hr_px_um = tuple(s / f for s, f in zip(lr_img.spacing_um, factors))
+    fw = (psf_fwhm_um,) * lr_img.dims if np.ndim(psf_fwhm_um) == 0 else psf_fwhm_um
+    return tuple(max(float(w) / FWHM_PER_SIGMA / p, 0.25) for w, p in zip(fw, hr_px_um))
+
+
+def _start(model: LRModel, lr_v: np.ndarray, binned0: np.ndarray, sigma0, margin: float):
+    """Parameters after phase correlation and a linear intensity start; the fitted box."""
+    x = model.initial(_coarse_shift(lr_v, binned0), sigma0)
+    box = _valid_box(model, x, lr_v.shape, margin)
+    if box is None:
+        raise InputError("the LR and HR fields do not overlap after the coarse alignment",
+                         where="image", hint="check that the two images show the same field")
+    sub = lr_v[tuple(slice(lo, hi) for lo, hi in box)]
+    a0, b0 = _affine_start(model.binned(x, [lo for lo, _ in box], sub.shape), sub)
+    x[model.index["a"]], x[model.index["b"]] = a0 * _a_unit(model), b0
+    return x, box
+
+
+def _fit_with_box(model: LRModel, lr_v: np.ndarray, x: np.ndarray, box, margin: float):
+    """Fit, then shrink the box to the LR pixels the fitted HR still covers; up to 4 times."""
+    result = None
+    for _ in range(4):
+        result = _fit(model, lr_v, x, box)
+        x = result.x
+        new_box = _valid_box(model, x, lr_v.shape, margin)
+        if new_box is None or new_box == box:
+            break
+        box = new_box
+    return result, x, box
+
+
 def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | Sequence[int],
                   *, transform: str = "translation", intensity: str = "affine",
                   psf_fwhm_um: float | Sequence[float] | None = None, fit_psf: bool = True,
@@ -347,35 +384,15 @@ def register_pair(lr: Image | np.ndarray, hr: Image | np.ndarray, scale: int | S
     hr_v = np.asarray(hr_img.numpy(), dtype=np.float64)
     if not (np.isfinite(lr_v).all() and np.isfinite(hr_v).all()):
         raise InputError("NaN or Inf pixel values", where="image")
-    hr_px_um = tuple(s / f for s, f in zip(lr_img.spacing_um, factors))
-    if psf_fwhm_um is None:
-        sigma0 = tuple(f / FWHM_PER_SIGMA for f in factors)
-    else:
-        fw = (psf_fwhm_um,) * lr_img.dims if np.ndim(psf_fwhm_um) == 0 else psf_fwhm_um
-        sigma0 = tuple(max(float(w) / FWHM_PER_SIGMA / p, 0.25) for w, p in zip(fw, hr_px_um))
+    sigma0 = _start_sigma(psf_fwhm_um, lr_img, factors)
     model = LRModel(hr_v, factors, transform, intensity, fit_psf=fit_psf)
     binned0 = bin_blocks(ndimage.gaussian_filter(hr_v, sigma0, mode="reflect"), factors)
     common = tuple(slice(0, min(a, b)) for a, b in zip(lr_v.shape, binned0.shape))
     ncc_before = ncc(lr_v[common], binned0[common])
-    shift0 = _coarse_shift(lr_v, binned0)
-    x = model.initial(shift0, sigma0)
-    box = _valid_box(model, x, lr_v.shape, margin_hr_px)
-    if box is None:
-        raise InputError("the LR and HR fields do not overlap after the coarse alignment",
-                         where="image", hint="check that the two images show the same field")
-    sub = lr_v[tuple(slice(lo, hi) for lo, hi in box)]
-    a0, b0 = _affine_start(model.binned(x, [lo for lo, _ in box], sub.shape), sub)
-    x[model.index["a"]], x[model.index["b"]] = a0 * _a_unit(model), b0
+    x, box = _start(model, lr_v, binned0, sigma0, margin_hr_px)
     if transform != "translation" or intensity != "affine":
         x = _translation_first(hr_v, factors, fit_psf, model, x, lr_v, box)
-    result = None
-    for _ in range(4):
-        result = _fit(model, lr_v, x, box)
-        x = result.x
-        new_box = _valid_box(model, x, lr_v.shape, margin_hr_px)
-        if new_box is None or new_box == box:
-            break
-        box = new_box
+    result, x, box = _fit_with_box(model, lr_v, x, box, margin_hr_px)
     weights = _noise_weights(model, x, lr_v, box) if noise_weights else None
     if weights is not None:
         result = _fit(model, lr_v, x, box, weights)
