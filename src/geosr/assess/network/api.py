@@ -178,6 +178,37 @@ def assess_network(pred: Any, gt: Any = None, *,
 
     pm, gm, record = segment_pair(p_img, g_img, seg, spacing=sp)
     notes.extend(record.get("notes", []))
+    notes.extend(_empty_or_full_notes(pm, gm, record))
+    sweep_result = None
+    if sweep and has_truth:
+        sweep_result = threshold_sweep(p_img, g_img, seg, n=int(sweep), spacing=sp)
+
+    options = {
+        "porosity": {"split_diameter_um": split_diameter_um},
+        "components": {"iou": match_iou},
+        "topology": {"tile_um": tile_um},
+        "skeleton": {"tolerance_um": graph_tolerance_um},
+        "connectivity": {"axis": axis},
+        "lacunae": {"opening_um": lacuna_opening_um, "size_um": lacuna_size_um,
+                    "distance_um": lacuna_distance_um},
+    }
+    rows = _Rows(has_truth)
+    details: dict[str, Any] = {"timings_s": {}}
+    ctx = _Context(pm, gm, sp, origin, graph)
+    for group in groups:
+        t0 = time.perf_counter()
+        _GROUPS[group](ctx, rows, details, notes, **options.get(group, {}))
+        details["timings_s"][group] = round(time.perf_counter() - t0, 4)
+    return NetworkAssessment(name=name, dims=len(sp), shape=tuple(pm.shape), spacing_um=sp,
+                             segmentation=record, rows=rows.rows,
+                             components=details.pop("_component_table", []), details=details,
+                             notes=notes, has_truth=has_truth, pred_mask=pm, gt_mask=gm,
+                             sweep=sweep_result)
+
+
+def _empty_or_full_notes(pm: np.ndarray, gm: np.ndarray | None, record: dict) -> list[str]:
+    """Warnings for a segmentation that found nothing, or nothing but pores."""
+    notes = []
     for mask, who in ((pm, "prediction"), (gm, "truth")):
         if mask is None:
             continue
@@ -188,33 +219,7 @@ def assess_network(pred: Any, gt: Any = None, *,
         elif mask.all():
             notes.append(f"segmentation found only pores in the {who}: check the polarity "
                          "(--dark) and the threshold")
-    sweep_result = None
-    if sweep and has_truth:
-        sweep_result = threshold_sweep(p_img, g_img, seg, n=int(sweep), spacing=sp)
-
-    rows = _Rows(has_truth)
-    details: dict[str, Any] = {"timings_s": {}}
-    ctx = _Context(pm, gm, sp, origin, graph)
-    for group in groups:
-        t0 = time.perf_counter()
-        _GROUPS[group](ctx, rows, details, notes, **{
-            "porosity": {"split_diameter_um": split_diameter_um},
-            "components": {"iou": match_iou},
-            "topology": {"tile_um": tile_um},
-            "cldice": {},
-            "skeleton": {"tolerance_um": graph_tolerance_um},
-            "connectivity": {"axis": axis},
-            "thickness": {},
-            "lacunae": {"opening_um": lacuna_opening_um, "size_um": lacuna_size_um,
-                        "distance_um": lacuna_distance_um},
-            "fabric": {},
-        }[group])
-        details["timings_s"][group] = round(time.perf_counter() - t0, 4)
-    return NetworkAssessment(name=name, dims=len(sp), shape=tuple(pm.shape), spacing_um=sp,
-                             segmentation=record, rows=rows.rows,
-                             components=details.pop("_component_table", []), details=details,
-                             notes=notes, has_truth=has_truth, pred_mask=pm, gt_mask=gm,
-                             sweep=sweep_result)
+    return notes
 
 
 class _Context:
