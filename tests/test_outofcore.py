@@ -268,3 +268,16 @@ def test_module_examples_run(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_cluster_needs_a_model_path_before_any_output(tmp_path):
+    """Workers load the model from its folder: an in-memory model with a cluster is refused
+    before the partial output is created."""
+    import dataclasses
+
+    loaded = dataclasses.replace(_model(tmp_path, "fsrcnn", 2), path=None)
+    save(_volume((32, 32)), tmp_path / "in.tif")
+    with pytest.raises(ConfigError, match="folder path"):
+        predict_to_zarr(tmp_path / "in.tif", tmp_path / "out.ome.zarr", loaded,
+                        cluster="local:1")
+    assert not [p.name for p in tmp_path.iterdir() if "out" in p.name]

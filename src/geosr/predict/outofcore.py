@@ -412,15 +412,12 @@ def predict_to_zarr(src: str | os.PathLike, out: str | os.PathLike, model: Any, 
     if not overwrite and is_complete_zarr(out, loaded.sha256, source, dtype, pyramid):
         return {"path": str(out), "status": "skipped", "chunks": 0, "computed": 0,
                 "resumed": 0}
+    if cluster is not None and loaded.path is None:   # before any file is written
+        raise ConfigError("workers load the model themselves: give its folder path",
+                          where="model")
     geometry = model_geometry(loaded)
     budget = _memory_budget(max_memory_mb, loaded.device)
-    per_px = (geometry["bytes_per_input_pixel"] + 8 * loaded.in_channels
-              + 8 * loaded.out_channels * math.prod(loaded.scale))
-    axes = choose_block(volume.spatial_shape, halo=geometry["halo"],
-                        align=geometry["alignment"], scale=loaded.scale,
-                        budget_bytes=_WINDOW_SHARE * budget,
-                        bytes_per_window_px=per_px, max_out_chunk=_MAX_OUT_CHUNK[loaded.dims],
-                        block=block)
+    axes = _plan_blocks(volume, loaded, geometry, budget, block)
     settings = {"model_sha256": loaded.sha256, "source": source, "source_path": str(src),
                 "block": [a.block for a in axes], "dtype": dtype, "pyramid": pyramid,
                 "clip": list(clip) if clip is not None else None}
@@ -428,29 +425,46 @@ def predict_to_zarr(src: str | os.PathLike, out: str | os.PathLike, model: Any, 
     job, how = _open_partial(partial, settings, volume, loaded, axes, budget, clip)
     _CACHE[("model", loaded.sha256)] = loaded
     _cache_scope(job)
-    markers = Path(job.partial) / _MARKERS
-    finished = {p.name for p in markers.iterdir()}
-    todo = [i for i in job.indices() if marker_name(i) not in finished]
-    total = len(job.indices())
-    if progress is not None:
-        progress(total - len(todo), total)
-    if cluster is not None and job.model_path is None:
-        raise ConfigError("workers load the model themselves: give its folder path",
-                          where="model")
-    from geosr.core.cluster import map_tasks
-
-    map_tasks(functools.partial(run_block, job), todo, cluster, progress=progress,
-              done=total - len(todo), total=total)
-    missing = [i for i in job.indices() if not (markers / marker_name(i)).exists()]
-    if missing:
-        raise InputError(f"{len(missing)} chunk(s) were not written", where=str(out),
-                         hint="run the same command again to finish them")
+    total, computed = _run_chunks(job, cluster, progress, out)
     exact = not geometry["global_context"] and all(a.margin >= h for a, h in
                                                    zip(axes, geometry["halo"]))
     record = _prediction_record(loaded, job, volume, how, exact, source, budget)
     record["out_of_core"]["pyramid"] = pyramid
     record["device"] = str(loaded.device) if cluster is None else "cpu (dask workers)"
     _finalize(job, out, volume, loaded, record, pyramid)
-    return {"path": str(out), "status": "written", "chunks": total, "computed": len(todo),
-            "resumed": total - len(todo), "block": [a.block for a in axes],
+    return {"path": str(out), "status": "written", "chunks": total, "computed": computed,
+            "resumed": total - computed, "block": [a.block for a in axes],
             "shape": list(volume.spatial_shape)}
+
+
+def _plan_blocks(volume: Any, loaded: Any, geometry: dict[str, Any], budget: float,
+                 block: int | Sequence[int] | None) -> list[Any]:
+    """The per-axis block plan whose window fits ``_WINDOW_SHARE`` of the budget (bytes)."""
+    per_px = (geometry["bytes_per_input_pixel"] + 8 * loaded.in_channels
+              + 8 * loaded.out_channels * math.prod(loaded.scale))
+    return choose_block(volume.spatial_shape, halo=geometry["halo"],
+                        align=geometry["alignment"], scale=loaded.scale,
+                        budget_bytes=_WINDOW_SHARE * budget,
+                        bytes_per_window_px=per_px, max_out_chunk=_MAX_OUT_CHUNK[loaded.dims],
+                        block=block)
+
+
+def _run_chunks(job: Any, cluster: Any, progress: Callable[[int, int], None] | None,
+                out: Path) -> tuple[int, int]:
+    """Compute the chunks without a done-marker (here or on the cluster); ``(total,
+    computed this run)``. Raises if any chunk is still missing afterwards."""
+    from geosr.core.cluster import map_tasks
+
+    markers = Path(job.partial) / _MARKERS
+    finished = {p.name for p in markers.iterdir()}
+    todo = [i for i in job.indices() if marker_name(i) not in finished]
+    total = len(job.indices())
+    if progress is not None:
+        progress(total - len(todo), total)
+    map_tasks(functools.partial(run_block, job), todo, cluster, progress=progress,
+              done=total - len(todo), total=total)
+    missing = [i for i in job.indices() if not (markers / marker_name(i)).exists()]
+    if missing:
+        raise InputError(f"{len(missing)} chunk(s) were not written", where=str(out),
+                         hint="run the same command again to finish them")
+    return total, len(todo)
