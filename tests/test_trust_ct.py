@@ -81,9 +81,30 @@ def _scans(truth: Image, seeds: range) -> list[Image]:
 
 
 def _red(pred: Image, lr: Image, seed: int) -> bool:
-    """Image verdict of the consistency family: a red tile under Holm at LEVEL."""
+    """Image verdict of the consistency family: a red tile under the max-statistic at LEVEL."""
     res = ct_consistency(pred, lr, Acquisition.from_image(lr), tile=4, seed=seed)
-    return bool(control(res.tile_p, LEVEL, "holm").flagged.any())
+    return bool((res.family_p <= LEVEL).any())
+
+
+def test_max_statistic_family_is_exact_where_the_tail_approximation_is_not():
+    """Correlated noise of a strongly varying amplitude (the 3-cumulant tail is off there):
+    the residual as one more draw is red at the max-statistic's exact rate
+    ⌊0.05 · 33⌋ / 33 = 1/33 over 600 images (3 SE), K = 32, 16 tiles."""
+    from scipy import ndimage
+
+    from geosr.trust.ct_consistency import family_pvalues
+
+    rng = np.random.default_rng(5)
+    amp = np.linspace(0.3, 3.0, 16)[None, :] * np.ones((16, 1))
+
+    def field(n):
+        white = rng.standard_normal((n, 16, 16))
+        return ndimage.gaussian_filter(white, (0, 0.6, 2.0)) * amp
+
+    reds = sum(bool((family_pvalues(field(1)[0], field(32), (4, 4)) <= LEVEL).any())
+               for _ in range(600))
+    exact = 1 / 33
+    assert abs(reds / 600 - exact) <= 3 * np.sqrt(exact * (1 - exact) / 600), reds
 
 
 N_ORACLE = 160
@@ -91,15 +112,16 @@ N_ORACLE = 160
 
 @pytest.mark.slow
 def test_truth_is_red_at_the_controlled_level(truths):
-    """The truth as a perfect prediction: image false-red rate (Holm over 9 tiles of 4 × 4
-    voxels) within 3 SE of the level or below, over 160 fresh CT acquisitions (4 phantoms ×
-    40 noise seeds, fresh re-acquisition draws each); tile p-values uniform."""
+    """The truth as a perfect prediction: image false-red rate (max-statistic over 64 draws,
+    9 tiles of 4 × 4 voxels) within 3 SE of the level or below, over 160 fresh CT
+    acquisitions (4 phantoms × 40 noise seeds, fresh re-acquisition draws each); tile
+    p-values uniform."""
     reds, pvals = 0, []
     for k in range(N_ORACLE):
         truth = truths[k % 4]
         lr = degrade_ct(truth, seed=10 ** 6 + k, **CT)
         res = ct_consistency(truth, lr, Acquisition.from_image(lr), tile=4, seed=k)
-        reds += bool(control(res.tile_p, LEVEL, "holm").flagged.any())
+        reds += bool((res.family_p <= LEVEL).any())
         pvals.append(res.tile_p.ravel())
     rate, p = reds / N_ORACLE, np.concatenate(pvals)
     se = np.sqrt(LEVEL * (1 - LEVEL) / N_ORACLE)
@@ -148,7 +170,7 @@ def test_trust_report_and_cli_with_a_ct_record(truths, tmp_path, capsys):
     lr = degrade_ct(truth, seed=11, **CT)
     report = trust_report(truth, lr, card=None, uncertainty=None, tile=4)
     cons = report.summary["consistency"]
-    assert cons["modality"] == "ct" and cons["repeats"] == 32 and cons["tiles"] == 9
+    assert cons["modality"] == "ct" and cons["repeats"] == 64 and cons["tiles"] == 9
     family = next(c for c in report.summary["verdict"]["control"] if c["test"] == "consistency")
     assert family["flagged"] == 0 and family["tests"] == 9     # (red overall: no card)
     wrong = trust_report(_without_pores(truth), lr, card=None, uncertainty=None, tile=4)
@@ -180,8 +202,8 @@ def test_volumes_and_quantised_ct_records():
     hr = Image(v, "ZYX", spacing=(15.0,) * 3)
     lr = degrade_ct(hr, scale=4, n_angles=40, i0=2e4, intensity_range=(0, 1), seed=2)
     res = ct_consistency(hr, lr, Acquisition.from_image(lr), tile=4)
-    assert lr.shape == (2, 8, 8) and res.tile_p.shape == (1, 2, 2)
-    assert not control(res.tile_p, LEVEL, "holm").flagged.any()
+    assert lr.shape == (2, 8, 8) and res.tile_p.shape == res.family_p.shape == (1, 2, 2)
+    assert not (res.family_p <= LEVEL).any()
     plane = Image(v[0], "YX", spacing=(15.0, 15.0))
     lq = degrade_ct(plane, scale=4, n_angles=40, i0=2e4, intensity_range=(0, 1), seed=2,
                     bit_depth=12, saturation=1.2)
@@ -190,7 +212,7 @@ def test_volumes_and_quantised_ct_records():
     res = ct_consistency(plane, lq, acq, tile=4)
     assert res.excluded == int(np.sum(lq.numpy() >= 4095))
     assert 0.5 < res.chi2_per_pixel < 2.0
-    assert not control(res.tile_p, LEVEL, "holm").flagged.any()
+    assert not (res.family_p <= LEVEL).any()
     # a wrong prediction in levels is still caught
     wrong = ct_consistency(plane.replace(data=np.full_like(v[0], 0.9)), lq, acq, tile=4)
-    assert control(wrong.tile_p, LEVEL, "holm").flagged.any()
+    assert (wrong.family_p <= LEVEL).any()

@@ -28,6 +28,8 @@ class ConsistencyResult:
     ``expected``: ``D f̂``; ``z``: normalised residual (NaN where excluded: saturated LR
     pixels); ``tile_chi2``: χ²/N per tile; ``tile_p``: upper-tail p-value per tile;
     ``flagged``: ``tile_p < alpha``; ``chi2_per_pixel`` and ``p_value`` for the whole image.
+    ``family_p`` (CT): per-tile p-values already adjusted for the family by a max-statistic
+    over ``family_draws`` noise draws (red where ``<= level``); None: control the tile_p.
     """
 
     expected: np.ndarray
@@ -42,6 +44,8 @@ class ConsistencyResult:
     excluded: int
     test: str = "chi-square with N dof per tile, N = pixels in the tile"
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    family_p: np.ndarray | None = None
+    family_draws: int = 0
 
     @property
     def flagged(self) -> np.ndarray:

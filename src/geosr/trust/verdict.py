@@ -56,8 +56,9 @@ class TileTest:
     over 256 tiles, level 0.05"); ``what`` names the p-values in the control sentence.
     ``alpha``: the per-tile level used when the control is ``"none"`` (default: ``level``).
     ``max_statistic``: the p-values are already adjusted for the family — conformal p-values
-    against the per-image maxima of ``max_statistic`` calibration images — and a tile is
-    flagged when ``p <= level`` (family-wise error ``<= level`` by exchangeability)."""
+    against the per-image maxima of ``max_statistic`` reference fields, ``max_over`` (e.g.
+    calibration images, or the noise draws of a CT re-acquisition) — and a tile is flagged
+    when ``p <= level`` (family-wise error ``<= level`` by exchangeability)."""
 
     name: str
     pvalues: np.ndarray
@@ -67,6 +68,7 @@ class TileTest:
     values: np.ndarray | None = None
     alpha: float | None = None
     max_statistic: int | None = None
+    max_over: str = "calibration images"
 
 
 @dataclasses.dataclass
@@ -93,15 +95,22 @@ class Verdicts:
                 "global_reasons": self.global_reasons,
                 "tile_reasons": [{"tile": list(k), "verdict": LABELS[int(self.codes[k])],
                                   "reasons": v} for k, v in listed],
-                "control": [{"test": t.name, "verdict": LABELS[t.code], **c.summary()}
-                            for t, c in self.controls],
+                "control": [{"test": t.name, "verdict": LABELS[t.code], **c.summary(),
+                             **_max_statistic_summary(t)} for t, c in self.controls],
                 "legend": {LABELS[k]: WORDING[k] for k in LABELS}}
+
+
+def _max_statistic_summary(test: TileTest) -> dict[str, Any]:
+    """A family adjusted by a max-statistic is family-wise controlled, not per tile."""
+    if not test.max_statistic:
+        return {}
+    return {"method": "max-statistic", "controls": "family-wise",
+            "reference": f"{test.max_statistic} {test.max_over}"}
 
 
 def _how(c: Controlled, test: TileTest | None = None) -> str:
     if test is not None and test.max_statistic:
-        return (f"max-statistic over {test.max_statistic} calibration images, "
-                f"level {c.level:g}")
+        return f"max-statistic over {test.max_statistic} {test.max_over}, level {c.level:g}"
     if c.method == "none":
         return f"per-tile level {c.level:g}, no control across tiles"
     return f"{CONTROLS[c.method][1]} over {c.m} tiles, level {c.level:g}"
@@ -115,10 +124,10 @@ def control_sentence(controls: Sequence[tuple[TileTest, Controlled]],
     for t, c in controls:
         colour = LABELS[t.code]
         if t.max_statistic:
-            parts.append(f"tiles are {colour} only where their {t.what} share exceeds what "
-                         f"the largest tile of a calibration image reaches (max-statistic over "
-                         f"{t.max_statistic} images), which keeps the family-wise "
-                         f"false-{colour} rate <= {c.level:g}")
+            parts.append(f"tiles are {colour} only where their {t.what} statistic is more "
+                         f"extreme than the most extreme tile of the reference fields "
+                         f"(max-statistic over {t.max_statistic} {t.max_over}), which keeps "
+                         f"the family-wise false-{colour} rate <= {c.level:g}")
         elif c.method == "none":
             parts.append(f"tiles are {colour} where their own {t.what} p-value is below "
                          f"{c.level:g}, with no control across the {c.m} tiles")
