@@ -201,3 +201,13 @@ def test_predict_can_be_cancelled_and_reports_bad_input(qtbot, viewer, tiny_x4):
     widget.model.value = str(tiny_x4.parent / "missing")
     assert widget.run(sync=True) is None
     assert widget.status.value.startswith("error:") and "model not found" in widget.status.value
+
+
+def test_a_widget_without_its_hooks_is_refused_when_defined():
+    """The widget base class names the hooks a widget must define (``_job``, ``_done``)."""
+    from geosr.napari._widgets import _GeosrWidget
+
+    with pytest.raises(TypeError, match="_done"):
+        class Incomplete(_GeosrWidget):
+            def _job(self):
+                return lambda: None

@@ -46,7 +46,16 @@ def _layer_names(viewer: Any, kinds: tuple[str, ...]) -> list[str]:
 
 class _GeosrWidget(widgets.Container):
     """Common parts: layer choosers refreshed with the layer list, a Run button, a status
-    line, and the thread/sync runner."""
+    line, and the thread/sync runner. A widget defines ``_job()`` (the work to run, a
+    callable without arguments; checked when the class is defined) and ``_done(result)``."""
+
+    _HOOKS = ("_job", "_done")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in cls._HOOKS if not callable(getattr(cls, name, None))]
+        if missing:
+            raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
 
     def __init__(self, napari_viewer: Any, title: str):
         super().__init__(labels=True)
@@ -107,12 +116,6 @@ class _GeosrWidget(widgets.Container):
         self.error = err
         self.status.value = ("cancelled" if isinstance(err, Cancelled)
                              else f"error: {err}")
-
-    def _job(self) -> Callable[[], Any]:
-        raise NotImplementedError
-
-    def _done(self, result: Any) -> None:
-        raise NotImplementedError
 
 
 class PredictWidget(_GeosrWidget):
