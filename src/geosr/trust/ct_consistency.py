@@ -168,42 +168,34 @@ def leave_one_out_pvalues(fields: np.ndarray) -> np.ndarray:
 
 
 def tile_tests(resid: np.ndarray, noise: np.ndarray, tile: tuple[int, ...]
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per tile: the residual energy ``Q``, the draws' mean energy ``c₁`` and the p-value
-    (NaN voxels of ``resid`` are left out; tiles without voxels get p = 1)."""
-    shape = tile_counts(resid, tile).shape
-    q, c1s, p = np.zeros(shape), np.zeros(shape), np.ones(shape)
-    for index, sl in _tile_slices(resid.shape, tile):
-        finite = np.isfinite(resid[sl])
-        if not finite.any():
-            continue
-        draws = noise[(slice(None), *sl)][:, finite]
-        c1, c2, c3 = draw_cumulants(draws)
-        q[index], c1s[index] = float(np.sum(resid[sl][finite] ** 2)), c1
-        p[index] = quadratic_form_sf(q[index], c1, c2, c3, draws.shape[0], draws.shape[1])
-    return q, c1s, p
-
-
-def family_pvalues(resid: np.ndarray, noise: np.ndarray, tile: tuple[int, ...]) -> np.ndarray:
-    """Max-statistic adjusted p-value per tile (NaN: no voxels): ``(1 + #{draws whose
-    smallest tile p-value <= the tile's}) / (K + 1)``, all p-values leave-one-out (module
-    notes, 3). A tile is red at ``level`` when its value is ``<= level``."""
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per tile: the residual energy ``Q``, the draws' mean energy ``c₁``, the p-value and the
+    max-statistic adjusted p-value: ``(1 + #{draws whose smallest tile p-value <= the
+    tile's}) / (K + 1)``, every p-value leave-one-out (module notes, 2-3). A tile is red at
+    ``level`` when its adjusted value is ``<= level``. NaN voxels of ``resid`` are left out;
+    tiles without voxels get p = 1 and an adjusted p of NaN."""
     k = noise.shape[0]
     shape = tile_counts(resid, tile).shape
-    own = np.full(shape, np.nan)
+    q, c1s, p = np.zeros(shape), np.zeros(shape), np.ones(shape)
     smallest = np.ones(k)
+    tested = np.zeros(shape, dtype=bool)
     for index, sl in _tile_slices(resid.shape, tile):
         finite = np.isfinite(resid[sl])
         if not finite.any():
             continue
         fields = np.vstack([resid[sl][finite][None], noise[(slice(None), *sl)][:, finite]])
-        p = leave_one_out_pvalues(fields)
-        own[index] = p[0]
-        smallest = np.minimum(smallest, p[1:])
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(own),
-                        (1.0 + np.sum(smallest[:, None] <= own.ravel()[None], axis=0)
-                         ).reshape(shape) / (k + 1), np.nan)
+        energies = np.sum(fields * fields, axis=1)
+        q[index], c1s[index] = energies[0], energies[1:].mean()
+        loo = leave_one_out_pvalues(fields)    # row 0: against the K draws' cumulants
+        p[index], tested[index] = loo[0], True
+        smallest = np.minimum(smallest, loo[1:])
+    exceed = np.sum(smallest[:, None] <= p.ravel()[None], axis=0).reshape(shape)
+    return q, c1s, p, np.where(tested, (1.0 + exceed) / (k + 1), np.nan)
+
+
+def family_pvalues(resid: np.ndarray, noise: np.ndarray, tile: tuple[int, ...]) -> np.ndarray:
+    """The max-statistic adjusted p-values of :func:`tile_tests` alone."""
+    return tile_tests(resid, noise, tile)[3]
 
 
 def reacquire_prediction(pred: Image, acquisition: Acquisition, repeats: int = DEFAULT_REPEATS,
@@ -264,7 +256,7 @@ def ct_consistency(prediction: Image | np.ndarray, lr: Image | np.ndarray,
         resid = np.where(sat, np.nan, resid)
     sizes = tile_sizes(tile, y.ndim)
     n = tile_counts(resid, sizes)
-    q, c1, tile_p = tile_tests(resid, noise, sizes)
+    q, c1, tile_p, family_p = tile_tests(resid, noise, sizes)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(n > 0, q / np.maximum(c1, 1e-300), np.nan)
         z = resid / np.sqrt(np.maximum(expand_tiles(c1 / np.maximum(n, 1), sizes, y.shape),
@@ -280,5 +272,5 @@ def ct_consistency(prediction: Image | np.ndarray, lr: Image | np.ndarray,
              "the residual energy against the draws' energy distribution (correlated "
              "Gaussian quadratic form, 3 cumulants from the draws); across tiles a "
              "max-statistic over the draws (exact family-wise level)",
-        family_p=family_pvalues(resid, noise, sizes), family_draws=k,
+        family_p=family_p, family_draws=k,
         details={"repeats": k, "modality": "ct", "family": "max-statistic over the draws"})
