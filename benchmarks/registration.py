@@ -180,10 +180,7 @@ def _register_real(lr: np.ndarray, hr: np.ndarray, scale: int) -> dict:
 
     reg = register_pair(Image(lr, "YX", spacing=(float(scale),) * 2),
                         Image(hr, "YX", spacing=(1.0, 1.0)), scale, transform="rigid")
-    verdict, reason = qc.judge(reg.ncc_after, reg.scale, lr, hr, reg.transform.zoom,
-                               reg.checks["residual_over_noise"])
-    if verdict == "ok":
-        verdict, reason = qc.judge_precision(reg.standard_errors)
+    verdict, reason = qc.judge_registration(reg, lr, hr)
     noise = fit_noise(reg.summary()["noise_bins"])
     return {"shift": list(reg.transform.shift), "rotation_deg": reg.transform.rotation_deg,
             "se": reg.standard_errors, "fwhm_hr_px": float(reg.fwhm_um[-1]),

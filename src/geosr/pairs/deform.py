@@ -26,6 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
+from geosr.pairs.model import fit_standard_errors
+
 __all__ = ["DeformationField", "fit_field"]
 
 
@@ -88,23 +90,17 @@ def fit_field(model, x: np.ndarray, lr_v: np.ndarray, box, tiles: int = 3,
         result = least_squares(fun, x[:d].copy(), jac=jac, method="lm", xtol=1e-10,
                                max_nfev=40)
         values[(slice(None),) + idx] = result.x - x[:d]
-        ses[(slice(None),) + idx] = _shift_se(result)
+        ses[(slice(None),) + idx] = _shift_se(result, d)
     undetermined = (ses > max_se_lr_px).any(axis=0)
     values[:, undetermined] = 0.0
     centres = tuple(tuple(float(np.mean(p)) for p in axis) for axis in splits)
     return DeformationField(centres, values, ses, int(undetermined.sum()))
 
 
-def _shift_se(result) -> np.ndarray:
-    """Standard errors (LR px) of a tile's fitted shift: ``s² (JᵀJ)⁻¹`` with ``s²`` the
-    residual variance; infinite when the tile does not constrain the shift at all."""
-    jac, res = np.asarray(result.jac), np.asarray(result.fun)
-    dof = max(res.size - jac.shape[1], 1)
-    try:
-        cov = np.linalg.inv(jac.T @ jac) * float(res @ res) / dof
-    except np.linalg.LinAlgError:
-        return np.full(jac.shape[1], np.inf)
-    return np.sqrt(np.clip(np.diag(cov), 0.0, None))
+def _shift_se(result, d: int) -> np.ndarray:
+    """Standard errors (LR px) of a tile's fitted shift; infinite when they cannot be had."""
+    se = fit_standard_errors(result, [str(k) for k in range(d)])
+    return np.array([se[str(k)] for k in range(d)]) if se else np.full(d, np.inf)
 
 
 def _with(x: np.ndarray, shift: Sequence[float], d: int) -> np.ndarray:

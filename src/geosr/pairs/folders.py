@@ -109,10 +109,7 @@ def _register_one(name: str, lr_path: Path, hr_path: Path, scale: Any,
     except InputError as err:
         return {**entry, "verdict": "reject", "reason": f"registration failed: {err.message}",
                 "summary": None}, None
-    verdict, reason = qc.judge(reg.ncc_after, reg.scale, lr_v, hr_v, reg.transform.zoom,
-                               reg.checks["residual_over_noise"])
-    if verdict == "ok":
-        verdict, reason = qc.judge_precision(reg.standard_errors)
+    verdict, reason = qc.judge_registration(reg, lr_v, hr_v)
     from geosr.pairs.report import pair_figures
 
     return {**entry, "verdict": verdict, "reason": reason, "summary": reg.summary(),

@@ -27,9 +27,22 @@ from scipy import ndimage
 from geosr.core.per_axis import per_axis
 from geosr.pairs.transform import PairTransform
 
-__all__ = ["LRModel", "bin_blocks"]
+__all__ = ["LRModel", "bin_blocks", "fit_standard_errors"]
 
 _MIN_SIGMA = 0.2
+
+
+def fit_standard_errors(result: Any, names: Sequence[str]) -> dict[str, float]:
+    """Standard errors of a least-squares fit (``scipy.optimize.least_squares`` result):
+    ``sqrt(diag(s² (JᵀJ)⁺))`` with ``s²`` the residual variance; ``{}`` when it fails."""
+    dof = max(result.fun.size - len(names), 1)
+    s2 = float((result.fun ** 2).sum()) / dof
+    jtj = result.jac.T @ result.jac
+    try:
+        cov = np.linalg.pinv(jtj) * s2
+    except np.linalg.LinAlgError:
+        return {}
+    return {n: float(np.sqrt(max(cov[i, i], 0.0))) for i, n in enumerate(names)}
 
 
 def bin_blocks(values: np.ndarray, scale: Sequence[int]) -> np.ndarray:

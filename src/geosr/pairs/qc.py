@@ -32,7 +32,7 @@ from scipy import ndimage
 from geosr.degrade.psf import FWHM_PER_SIGMA
 from geosr.pairs.model import bin_blocks
 
-__all__ = ["precheck", "judge", "judge_precision", "judge_focus", "best_scale", "noise_sd",
+__all__ = ["precheck", "judge", "judge_precision", "judge_registration", "judge_focus", "best_scale", "noise_sd",
            "residual_in_noise_units", "NCC_REJECT", "NCC_SUSPECT"]
 
 SATURATED_FRACTION = 0.02
@@ -134,6 +134,16 @@ def judge_precision(standard_errors: Mapping[str, float]) -> tuple[str, str]:
         return "suspect", (f"registration poorly determined (standard error: shift "
                            f"{shift:.3f} LR px, rotation {rot:.3f} deg)")
     return "ok", ""
+
+
+def judge_registration(reg: Any, lr: np.ndarray, hr: np.ndarray) -> tuple[str, str]:
+    """The single-pair verdict of a registration (:func:`judge`, then, if ``ok``,
+    :func:`judge_precision`): ``(verdict, reason)``."""
+    verdict, reason = judge(reg.ncc_after, reg.scale, lr, hr, reg.transform.zoom,
+                            reg.checks["residual_over_noise"])
+    if verdict == "ok":
+        verdict, reason = judge_precision(reg.standard_errors)
+    return verdict, reason
 
 
 def judge_focus(widths: Mapping[str, float], errors: Mapping[str, float] | None = None

@@ -36,7 +36,7 @@ from geosr.core.errors import ConfigError, InputError
 from geosr.core.image import Image, as_image
 from geosr.core.per_axis import per_axis
 from geosr.degrade.psf import FWHM_PER_SIGMA
-from geosr.pairs.model import LRModel, bin_blocks
+from geosr.pairs.model import LRModel, bin_blocks, fit_standard_errors
 from geosr.pairs.qc import noise_sd
 from geosr.pairs.transform import TRANSFORMS, PairTransform
 
@@ -254,17 +254,6 @@ def _noise_bins(signal: np.ndarray, residual: np.ndarray, n_bins: int = _NOISE_B
     return out
 
 
-def _standard_errors(result: Any, names: Sequence[str]) -> dict[str, float]:
-    dof = max(result.fun.size - len(names), 1)
-    s2 = float((result.fun ** 2).sum()) / dof
-    jtj = result.jac.T @ result.jac
-    try:
-        cov = np.linalg.pinv(jtj) * s2
-    except np.linalg.LinAlgError:
-        return {}
-    return {n: float(np.sqrt(max(cov[i, i], 0.0))) for i, n in enumerate(names)}
-
-
 def _a_unit(model: LRModel) -> float:
     """The gain ``a`` of the gamma map multiplies ``(M / m_ref)^γ``: at γ = 1 it equals the
     affine gain times ``m_ref``."""
@@ -469,7 +458,7 @@ def _assemble(lr_img: Image, hr_img: Image, hr_v: np.ndarray, model: LRModel, re
         ncc_before=ncc_before, ncc_after=ncc(lr_crop_v, predicted),
         residual_rms=float(np.sqrt(np.mean(residual ** 2))),
         noise_bins=_noise_bins(predicted - b, residual),
-        standard_errors=_standard_errors(result, model.names),
+        standard_errors=fit_standard_errors(result, model.names),
         lr_box=tuple(box), scale=factors,
         field=field,
         checks={"lr_noise_sd": lr_noise, "residual_over_noise": float(
